@@ -1,0 +1,75 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Client, credentials } from "@grpc/grpc-js";
+import type { DescService } from "@bufbuild/protobuf";
+import type { Logger } from "../runtime/logger.js";
+import { forwardingImpl } from "./forward.js";
+
+export interface GatewayOptions {
+  /** Each public service and the gRPC target that serves it. */
+  routes: { service: DescService; target: string }[];
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+/**
+ * The public edge: the mesh's services over the Connect protocol (JSON over HTTP/1.1, curl-able)
+ * and gRPC-Web (browsers). Bidirectional streams need HTTP/2 end to end, so camera agents talk
+ * native gRPC (or NATS) to vision instead.
+ */
+export class Gateway {
+  private readonly channels = new Map<string, Client>();
+  private readonly server: Server;
+
+  constructor(private readonly options: GatewayOptions) {
+    const handler = connectNodeAdapter({
+      routes: (router) => {
+        for (const { service, target } of options.routes) router.service(service, forwardingImpl(service, this.channel(target)) as never);
+      },
+      readMaxBytes: options.maxMessageBytes,
+      writeMaxBytes: options.maxMessageBytes,
+      connect: true,
+      grpcWeb: true,
+      grpc: false,
+      fallback: (_req, res) => {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: "not_found", message: "no such RPC; paths look like /rollcall.identity.v1.AuthService/Login" }));
+      },
+    });
+    this.server = createServer(handler);
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", (err) => reject(new Error(`cannot listen for the gateway on ${host}:${port}: ${err.message}`)));
+      this.server.listen(port, host, resolve);
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting connections, lets requests in flight finish for up to `graceMs`. */
+  async close(graceMs = 5_000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+    for (const channel of this.channels.values()) channel.close();
+  }
+
+  private channel(target: string): Client {
+    let channel = this.channels.get(target);
+    if (!channel) {
+      channel = new Client(target, credentials.createInsecure(), {
+        "grpc.max_receive_message_length": this.options.maxMessageBytes,
+        "grpc.max_send_message_length": this.options.maxMessageBytes,
+      });
+      this.channels.set(target, channel);
+    }
+    return channel;
+  }
+}
