@@ -9,6 +9,7 @@ import { AdminHttpServer } from "./admin-http.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { TokenVerifier, remoteKeySet } from "./auth/token-verifier.js";
 import { MeshClients } from "./mesh-clients.js";
+import { RemoteAuthorizer } from "./authz/remote-authorizer.js";
 import type { ServiceModule, StartedService } from "./service-module.js";
 import { Gateway } from "../gateway/gateway.js";
 
@@ -82,12 +83,14 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     const clients = new MeshClients(addresses);
     cleanup.push(() => clients.close());
 
+    const authz = new RemoteAuthorizer(clients);
+
     const started: StartedService[] = [];
     cleanup.push(async () => {
       for (const service of started.reverse()) await service.stop();
     });
     for (const module of modules) {
-      started.push(await module.start({ config, logger: logger.child({ service: module.name }), metrics, db, cache, bus, server, admin, clients }));
+      started.push(await module.start({ config, logger: logger.child({ service: module.name }), metrics, db, cache, bus, server, admin, clients, authz }));
     }
     server.markReady();
     // On stop, drain calls in flight before services stop their background work.

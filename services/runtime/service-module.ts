@@ -8,6 +8,7 @@ import type { Bus } from "./bus/bus.js";
 import type { RpcServer } from "./grpc/server.js";
 import type { AdminHttpServer } from "./admin-http.js";
 import type { MeshClients } from "./mesh-clients.js";
+import type { Authorizer } from "./authz/authorizer.js";
 
 /** Everything a service gets from the process that hosts it. */
 export interface ServiceDeps {
@@ -20,6 +21,8 @@ export interface ServiceDeps {
   server: RpcServer;
   admin: AdminHttpServer;
   clients: MeshClients;
+  /** Asks the authz service before acting: `await authz.authorize(ctx, "users", "read", ownerId)`. */
+  authz: Authorizer;
 }
 
 export interface StartedService {
