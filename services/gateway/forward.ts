@@ -1,4 +1,4 @@
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { Client } from "@grpc/grpc-js";
 import { AppError } from "../runtime/errors.js";
@@ -7,6 +7,9 @@ import { REQUEST_ID_HEADER } from "../runtime/grpc/call-context.js";
 
 /** Headers passed through from the browser or curl to the service. */
 const FORWARDED_HEADERS = ["authorization", REQUEST_ID_HEADER, "user-agent"];
+
+/** The connecting client's address, set by the gateway for each request. */
+export const CLIENT_ADDRESS = createContextKey("");
 
 /**
  * A Connect implementation of `service` that forwards every call to the same method over
@@ -62,6 +65,9 @@ function callOptions(ctx: HandlerContext): CallOptions {
     const value = ctx.requestHeader.get(name);
     if (value) metadata[name] = value;
   }
+  // Set from the socket, never copied from the request: a client cannot choose its own address.
+  const address = ctx.values.get(CLIENT_ADDRESS);
+  if (address) metadata["x-forwarded-for"] = address.replace(/^::ffff:/, "");
   return { metadata, timeoutMs: ctx.timeoutMs(), signal: ctx.signal };
 }
 

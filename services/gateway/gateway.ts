@@ -1,10 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
 import { Client, credentials } from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../runtime/logger.js";
-import { forwardingImpl } from "./forward.js";
+import { CLIENT_ADDRESS, forwardingImpl } from "./forward.js";
 
 export interface GatewayOptions {
   /** Each public service and the gRPC target that serves it. */
@@ -27,6 +28,8 @@ export class Gateway {
       routes: (router) => {
         for (const { service, target } of options.routes) router.service(service, forwardingImpl(service, this.channel(target)) as never);
       },
+      // The client's address as this server saw it, for the services' lockout and audit.
+      contextValues: (req) => createContextValues().set(CLIENT_ADDRESS, req.socket.remoteAddress ?? ""),
       readMaxBytes: options.maxMessageBytes,
       writeMaxBytes: options.maxMessageBytes,
       connect: true,

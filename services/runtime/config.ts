@@ -21,13 +21,44 @@ export interface Config {
   natsUrl: string | undefined;
   /** Prefix of every NATS subject and stream; lets several deployments share one NATS. */
   busNamespace: string;
+  /** Prefix of every Redis key; lets several deployments (or test runs) share one Redis. */
+  cachePrefix: string;
   dataDir: string;
   logLevel: string;
   maxMessageBytes: number;
+  /** Peers whose x-forwarded-for is believed (the gateway); loopback always is. */
+  trustedProxies: string[];
   shutdownGraceMs: number;
   jwt: { issuer: string; audience: string; jwksUrl: string | undefined; jwksCacheMs: number };
   /** Where each service is reached by the others (host:port). */
   addresses: Record<ServiceName, string>;
+  identity: IdentityConfig;
+}
+
+export interface IdentityConfig {
+  /** 32 bytes (base64) for AES-256-GCM of secrets at rest; unset: a key file in dataDir is made. */
+  encryptionKey: string | undefined;
+  accessTokenTtlSec: number;
+  refreshTokenTtlSec: number;
+  deviceTokenTtlSec: number;
+  /** A signing key signs for this long, then stays published until its tokens have expired. */
+  keyRotationSec: number;
+  argon2: { memoryKiB: number; timeCost: number; parallelism: number };
+  /** Days an organisation stays PENDING_DEACTIVATION before its data is deleted. */
+  deletionGraceDays: number;
+  /** How often the deletion job looks for organisations past their grace period. */
+  deletionCheckIntervalSec: number;
+  /** Failed logins allowed before the lockout starts doubling, per account. */
+  lockoutThreshold: number;
+  /** The same per client IP; higher, since many people may share one address (NAT, office). */
+  lockoutIpThreshold: number;
+  lockoutMaxSec: number;
+  /** smtp://user:pass@host:port; unset: mail is written to the log. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Base URL of links in mails (verification, reset). */
+  publicUrl: string;
+  bootstrap: { organizationCode: string; adminEmail: string | undefined; adminPassword: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -123,9 +154,11 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: read.url("REDIS_URL", ["redis:", "rediss:"]),
     natsUrl: read.url("NATS_URL", ["nats:", "tls:"]),
     busNamespace: namespace,
+    cachePrefix: read.string("ROLLCALL_CACHE_PREFIX", "rollcall:"),
     dataDir: read.string("ROLLCALL_DATA_DIR", "data"),
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     maxMessageBytes: read.integer("ROLLCALL_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    trustedProxies: ["127.0.0.1", "::1", ...(read.optional("ROLLCALL_TRUSTED_PROXIES") ?? "").split(",").map((p) => p.trim()).filter(Boolean)],
     shutdownGraceMs: read.integer("ROLLCALL_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     jwt: {
       issuer: read.string("ROLLCALL_JWT_ISSUER", "rollcall"),
@@ -134,7 +167,37 @@ export function loadConfig(env: Env = process.env): Config {
       jwksCacheMs: read.integer("ROLLCALL_JWKS_CACHE_MS", 5 * 60_000, 1_000, 24 * 3_600_000),
     },
     addresses,
+    identity: {
+      encryptionKey: read.optional("ROLLCALL_ENCRYPTION_KEY"),
+      accessTokenTtlSec: read.integer("ROLLCALL_ACCESS_TOKEN_TTL_SEC", 15 * 60, 30, 24 * 3600),
+      refreshTokenTtlSec: read.integer("ROLLCALL_REFRESH_TOKEN_TTL_SEC", 7 * 24 * 3600, 60, 90 * 24 * 3600),
+      deviceTokenTtlSec: read.integer("ROLLCALL_DEVICE_TOKEN_TTL_SEC", 15 * 60, 30, 24 * 3600),
+      keyRotationSec: read.integer("ROLLCALL_KEY_ROTATION_SEC", 30 * 24 * 3600, 60, 365 * 24 * 3600),
+      argon2: {
+        // OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
+        memoryKiB: read.integer("ROLLCALL_ARGON2_MEMORY_KIB", 19_456, 19_456, 4 * 1024 * 1024),
+        timeCost: read.integer("ROLLCALL_ARGON2_TIME_COST", 2, 2, 20),
+        parallelism: read.integer("ROLLCALL_ARGON2_PARALLELISM", 1, 1, 16),
+      },
+      deletionGraceDays: read.integer("ROLLCALL_DELETION_GRACE_DAYS", 30, 0, 3650),
+      deletionCheckIntervalSec: read.integer("ROLLCALL_DELETION_CHECK_INTERVAL_SEC", 3600, 1, 7 * 24 * 3600),
+      lockoutThreshold: read.integer("ROLLCALL_LOCKOUT_THRESHOLD", 5, 1, 1000),
+      lockoutIpThreshold: read.integer("ROLLCALL_LOCKOUT_IP_THRESHOLD", 50, 1, 100_000),
+      lockoutMaxSec: read.integer("ROLLCALL_LOCKOUT_MAX_SEC", 15 * 60, 1, 24 * 3600),
+      smtpUrl: read.url("ROLLCALL_SMTP_URL", ["smtp:", "smtps:"]),
+      mailFrom: read.string("ROLLCALL_MAIL_FROM", "Rollcall <no-reply@rollcall.local>"),
+      publicUrl: read.string("ROLLCALL_PUBLIC_URL", `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:8080`),
+      bootstrap: {
+        organizationCode: read.string("ROLLCALL_BOOTSTRAP_ORG", "default"),
+        adminEmail: read.optional("ROLLCALL_BOOTSTRAP_ADMIN_EMAIL"),
+        adminPassword: read.optional("ROLLCALL_BOOTSTRAP_ADMIN_PASSWORD"),
+      },
+    },
   };
+  const key = config.identity.encryptionKey;
+  if (key !== undefined && Buffer.from(key, "base64").length !== 32) {
+    read.problems.push("ROLLCALL_ENCRYPTION_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)");
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }

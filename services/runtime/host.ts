@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import type { Config } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -8,6 +9,7 @@ import { RpcServer } from "./grpc/server.js";
 import { AdminHttpServer } from "./admin-http.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { TokenVerifier, remoteKeySet } from "./auth/token-verifier.js";
+import { CacheRevocationList } from "./auth/revocation.js";
 import { MeshClients } from "./mesh-clients.js";
 import { RemoteAuthorizer } from "./authz/remote-authorizer.js";
 import type { ServiceModule, StartedService } from "./service-module.js";
@@ -46,6 +48,7 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
   try {
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
+      await mkdir(config.dataDir, { recursive: true });
       const embedded = await startEmbeddedPostgres(`${config.dataDir}/pglite`);
       cleanup.push(() => embedded.stop());
       databaseUrl = embedded.url;
@@ -55,7 +58,7 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     cleanup.push(() => db.close());
     for (const module of modules) await db.migrate(module.name, module.migrations);
 
-    const cache = createCache({ url: config.redisUrl, keyPrefix: "", logger });
+    const cache = createCache({ url: config.redisUrl, keyPrefix: config.cachePrefix, logger });
     cleanup.push(() => cache.close());
     const bus = await createBus({ url: config.natsUrl, namespace: config.busNamespace, logger, name: "rollcall" });
     cleanup.push(() => bus.close());
@@ -70,8 +73,13 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     cleanup.push(() => admin.close());
 
     const jwksUrl = config.jwt.jwksUrl ?? `http://${loopback(config.host)}:${adminPort}/.well-known/jwks.json`;
-    const verifier = new TokenVerifier({ issuer: config.jwt.issuer, audience: config.jwt.audience, keys: remoteKeySet(jwksUrl, config.jwt.jwksCacheMs) });
-    const server = new RpcServer({ logger, metrics, authenticator: new Authenticator(verifier), maxMessageBytes: config.maxMessageBytes });
+    const verifier = new TokenVerifier({
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      keys: remoteKeySet(jwksUrl, config.jwt.jwksCacheMs),
+      revocations: new CacheRevocationList(cache),
+    });
+    const server = new RpcServer({ logger, metrics, authenticator: new Authenticator(verifier), maxMessageBytes: config.maxMessageBytes, trustedProxies: config.trustedProxies });
     const grpcPort = await server.listen(config.host, config.grpcPort);
     cleanup.push(async () => {
       admin.startDraining();
@@ -83,7 +91,8 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     const clients = new MeshClients(addresses);
     cleanup.push(() => clients.close());
 
-    const authz = new RemoteAuthorizer(clients);
+    const authz = new RemoteAuthorizer(clients, { bus, logger });
+    cleanup.push(() => authz.close());
 
     const started: StartedService[] = [];
     cleanup.push(async () => {
@@ -93,6 +102,7 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
       started.push(await module.start({ config, logger: logger.child({ service: module.name }), metrics, db, cache, bus, server, admin, clients, authz }));
     }
     server.markReady();
+    await Promise.all(started.map((service) => service.ready));
     // On stop, drain calls in flight before services stop their background work.
     cleanup.push(async () => {
       admin.startDraining();

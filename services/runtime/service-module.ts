@@ -26,6 +26,11 @@ export interface ServiceDeps {
 }
 
 export interface StartedService {
+  /**
+   * Work that needs the rest of the mesh serving (identity's first-run bootstrap needs authz);
+   * the host awaits it once every service is registered and the server reports SERVING.
+   */
+  ready?: Promise<void>;
   /** Stops background work (consumers, schedulers); the host closes shared resources after. */
   stop(): Promise<void>;
 }

@@ -17,7 +17,7 @@ describe("access token verification (jose, keys from a JWKS endpoint)", () => {
       issuer: "rollcall",
       audience: "rollcall",
       keys: remoteKeySet(jwks.url, 60_000),
-      revocations: { isSessionRevoked: async (sid) => revoked.has(sid) },
+      revocations: { reasonToRefuse: async ({ sessionId }) => (sessionId && revoked.has(sessionId) ? "session was revoked; log in again" : undefined) },
     });
   });
   after(() => jwks.close());

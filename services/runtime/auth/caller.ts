@@ -9,6 +9,8 @@ export interface Caller {
   readonly organizationId: string | undefined;
   readonly sessionId: string | undefined;
   readonly roles: readonly string[];
+  /** A platform operator (is_staff): may manage organisations other than its own. */
+  readonly platformStaff: boolean;
   /** The token's `jti`. */
   readonly tokenId: string;
   readonly expiresAt: Date;
@@ -20,4 +22,6 @@ export interface RollcallClaims {
   org?: string;
   sid?: string;
   roles?: string[];
+  /** Present and true only for platform operators. */
+  staff?: boolean;
 }

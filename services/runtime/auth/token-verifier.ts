@@ -3,10 +3,7 @@ import { AppError, unauthenticated } from "../errors.js";
 import { status } from "@grpc/grpc-js";
 import type { Caller, CallerKind, RollcallClaims } from "./caller.js";
 
-/** Answers whether a session was revoked after its access token was issued (identity fills it). */
-export interface RevocationList {
-  isSessionRevoked(sessionId: string): Promise<boolean>;
-}
+import type { RevocationList } from "./revocation.js";
 
 export interface TokenVerifierOptions {
   issuer: string;
@@ -25,11 +22,31 @@ export function remoteKeySet(jwksUrl: string, cacheMaxAgeMs: number): JWTVerifyG
   return createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: cacheMaxAgeMs, cooldownDuration: 10_000, timeoutDuration: 3_000 });
 }
 
+/** Verified tokens remembered, so a client's repeated calls cost one signature check, not one each. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class TokenVerifier {
+  private readonly verified = new Map<string, Caller>();
+
   constructor(private readonly options: TokenVerifierOptions) {}
 
-  /** Verifies an access token and returns its caller, or throws UNAUTHENTICATED saying why. */
+  /**
+   * Verifies an access token and returns its caller, or throws UNAUTHENTICATED saying why. The
+   * signature and claims of a token never change, so a verified token is remembered until it
+   * expires; revocation, which can change, is checked on every call.
+   */
   async verify(token: string): Promise<Caller> {
+    const caller = this.verified.get(token) ?? (await this.verifySignature(token));
+    if (caller.expiresAt.getTime() + (this.options.clockToleranceSec ?? 5) * 1000 <= Date.now()) {
+      this.verified.delete(token);
+      throw unauthenticated("access token has expired; refresh it or log in again");
+    }
+    const refused = await this.options.revocations?.reasonToRefuse({ sessionId: caller.sessionId, organizationId: caller.organizationId });
+    if (refused) throw unauthenticated(refused);
+    return caller;
+  }
+
+  private async verifySignature(token: string): Promise<Caller> {
     const { payload } = await jwtVerify<RollcallClaims>(token, this.options.keys, {
       issuer: this.options.issuer,
       audience: this.options.audience,
@@ -45,18 +62,19 @@ export class TokenVerifier {
     if (payload.typ !== "service" && !payload.org) {
       throw unauthenticated("access token has no organisation (org claim)");
     }
-    if (payload.sid && this.options.revocations && (await this.options.revocations.isSessionRevoked(payload.sid))) {
-      throw unauthenticated("session was revoked; log in again");
-    }
-    return {
+    const caller: Caller = {
       kind: payload.typ,
       subject: payload.sub!,
       organizationId: payload.org,
       sessionId: payload.sid,
       roles: payload.roles ?? [],
+      platformStaff: payload.staff === true,
       tokenId: payload.jti!,
       expiresAt: new Date(payload.exp! * 1000),
     };
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, caller);
+    return caller;
   }
 }
 

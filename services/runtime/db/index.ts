@@ -10,3 +10,4 @@ export {
   type SqlContext,
   type TenantIsolationOptions,
 } from "./rls.js";
+export { Sql, violatedUnique } from "./sql.js";

@@ -22,6 +22,7 @@ export async function openCallContext(
   authenticator: Authenticator,
   logger: Logger,
   shutdownSignal: AbortSignal,
+  trustedProxies: ReadonlySet<string>,
 ): Promise<{ ctx: CallContext; close: () => void }> {
   const metadata: Metadata = call.metadata;
   const requestId = validRequestId(metadata.get(REQUEST_ID_HEADER)[0]) ?? randomUUID();
@@ -52,6 +53,7 @@ export async function openCallContext(
       requestId,
       metadata,
       peer: call.getPeer(),
+      client: clientOf(metadata, call.getPeer(), trustedProxies),
       caller,
       deadline,
       signal,
@@ -71,4 +73,18 @@ function toDate(deadline: Date | number): Date | undefined {
 
 function validRequestId(value: unknown): string | undefined {
   return typeof value === "string" && /^[\w.:-]{1,128}$/.test(value) ? value : undefined;
+}
+
+function clientOf(metadata: Metadata, peer: string, trustedProxies: ReadonlySet<string>): { ip: string; userAgent: string } {
+  const peerIp = peerAddress(peer);
+  const forwarded = metadata.get("x-forwarded-for")[0];
+  const ip = typeof forwarded === "string" && forwarded && trustedProxies.has(peerIp) ? forwarded.split(",")[0]!.trim() : peerIp;
+  const userAgent = metadata.get("user-agent")[0];
+  return { ip, userAgent: typeof userAgent === "string" ? userAgent.slice(0, 512) : "" };
+}
+
+function peerAddress(peer: string): string {
+  // grpc-js peers look like "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000" or "127.0.0.1:5000".
+  const match = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  return match ? match[1]! : "";
 }

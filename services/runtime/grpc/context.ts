@@ -12,6 +12,11 @@ export interface CallContext {
   readonly requestId: string;
   readonly metadata: Metadata;
   readonly peer: string;
+  /**
+   * The end client's address and user agent. Behind the gateway, the address it saw (its
+   * x-forwarded-for, believed only from a trusted proxy, so a client cannot pick its own).
+   */
+  readonly client: { readonly ip: string; readonly userAgent: string };
   /** The authenticated caller; undefined only on public methods called without a token. */
   readonly caller: Caller | undefined;
   readonly deadline: Date | undefined;

@@ -21,6 +21,7 @@ export interface CallPipeline {
   logger: Logger;
   /** Aborted when the server starts shutting down: long-lived streams end, unary calls drain. */
   shutdownSignal: AbortSignal;
+  trustedProxies: ReadonlySet<string>;
 }
 
 type Outcome<T> = { ok: T; requestId: string } | { error: StatusObject };
@@ -39,7 +40,7 @@ export function grpcHandler(method: DescMethod, impl: AnyImpl | undefined, isPub
     let outcome: Outcome<T>;
     try {
       if (!impl) throw unimplemented(`${method.parent.typeName}/${method.name}`);
-      const { ctx, close } = await openCallContext(call, method, isPublic, pipe.authenticator, pipe.logger, pipe.shutdownSignal);
+      const { ctx, close } = await openCallContext(call, method, isPublic, pipe.authenticator, pipe.logger, pipe.shutdownSignal, pipe.trustedProxies);
       requestId = ctx.requestId;
       try {
         outcome = { ok: await body(ctx), requestId };

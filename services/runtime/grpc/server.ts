@@ -15,6 +15,8 @@ export interface RpcServerOptions {
   metrics: Metrics;
   authenticator: Authenticator;
   maxMessageBytes: number;
+  /** Peers whose x-forwarded-for is believed; default loopback (the gateway beside the services). */
+  trustedProxies?: readonly string[];
 }
 
 export interface RegisterOptions<S extends DescService> {
@@ -62,6 +64,7 @@ export class RpcServer {
       metrics: this.options.metrics,
       logger: this.options.logger.child({ service: service.typeName }),
       shutdownSignal: this.shutdownController.signal,
+      trustedProxies: new Set(this.options.trustedProxies ?? ["127.0.0.1", "::1"]),
     };
     const handlers: UntypedServiceImplementation = {};
     for (const method of service.methods) {

@@ -1,0 +1,176 @@
+/**
+ * Authz over gRPC on loopback: Check at 50 in flight and BatchCheck decisions per second against
+ * one replica, with the load generator in its own process; then how soon a policy change made on
+ * one replica is visible to Check on another (two replica processes on one database and bus).
+ * Uses DATABASE_URL / REDIS_URL / NATS_URL when set (a fresh database is created), else the
+ * embedded defaults; without NATS the replicas share no bus and only the poll carries changes.
+ *   npm run bench:authz:grpc -- [--seconds 10] [--concurrency 50] [--batch-concurrency 8] [--changes 20] [--record]
+ */
+import { once } from "node:events";
+import { writeFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { AuthzAdminService } from "../gen/rollcall/authz/v1/admin_pb.js";
+import { AuthzService } from "../gen/rollcall/authz/v1/authz_pb.js";
+import { authzModule } from "../services/authz/module.js";
+import { CatalogueStore } from "../services/authz/store/catalogue-store.js";
+import { Sql } from "../services/runtime/db/index.js";
+import { createClient } from "../services/runtime/grpc/client.js";
+import { TokenVerifier } from "../services/runtime/auth/token-verifier.js";
+import { createLocalJWKSet } from "jose";
+import { openTestDatabase } from "../test/support/database.js";
+import { newSigner, serveJwks, signToken } from "../test/support/tokens.js";
+import { storePolicy } from "../test/authz/support/random-policy.js";
+import { startChild } from "./lib/child.js";
+import { numberFlag } from "./lib/flags.js";
+import type { LoadResult } from "./lib/load.js";
+import { summarize } from "./lib/load.js";
+import { publish, table } from "./lib/results.js";
+import { benchPolicy, benchQueries, ISSUE_POLICY } from "./authz/policy.js";
+
+const seconds = numberFlag("--seconds", 10);
+const concurrency = numberFlag("--concurrency", 50);
+const batchConcurrency = numberFlag("--batch-concurrency", 8);
+const changes = numberFlag("--changes", 20);
+
+const database = await openTestDatabase();
+const queriesFile = join(tmpdir(), `authz-bench-${process.pid}.json`);
+const signer = await newSigner();
+const jwks = await serveJwks([signer.publicJwk]);
+const token = await signToken(signer, { typ: "service", sub: "bench", roles: [] });
+const replicas: ReturnType<typeof startReplica>[] = [];
+try {
+  const { db } = database;
+  await db.migrate("authz", authzModule.migrations);
+  await db.withSystem((tx) => new CatalogueStore(new Sql(db.sequelize)).syncBuiltIns(tx));
+  const policy = benchPolicy(ISSUE_POLICY);
+  for (const org of policy) await storePolicy(db, org);
+  await writeFile(queriesFile, JSON.stringify(benchQueries(policy, 100_000)));
+
+  const namespace = `bench${randomBytes(3).toString("hex")}`;
+  replicas.push(startReplica(namespace), startReplica(namespace));
+  const [a, b] = (await Promise.all(replicas.map((r) => r.ready))) as { grpcPort: number }[];
+  const targetA = `127.0.0.1:${a!.grpcPort}`;
+  const targetB = `127.0.0.1:${b!.grpcPort}`;
+
+  const check = await measure("check", targetA, concurrency);
+  const batch = await measure("batch", targetA, batchConcurrency);
+  const visibility = await measureVisibility(policy, targetA, targetB);
+  const verify = await verificationCost();
+
+  const bus = process.env.NATS_URL ? "NATS" : "none shared (in-process bus per replica): changes travel by the 500 ms poll";
+  await publish(
+    "Authz: Check and BatchCheck over gRPC, policy-change visibility",
+    `Policy as in the in-process benchmark (${ISSUE_POLICY.organizations} organisations x ${ISSUE_POLICY.roles} roles x ${ISSUE_POLICY.grantsPerRole} grants over ` +
+      `${ISSUE_POLICY.resources} resources, ${ISSUE_POLICY.users.toLocaleString("en-US")} users x ${ISSUE_POLICY.rolesPerUser} roles), stored in Postgres. ` +
+      `Each replica is the real host (token verified against a JWKS, revocation list, metrics) serving authz; ` +
+      `the load generator is another process on loopback, ${seconds} s after a 1.5 s warm-up, with a service token asking about random subjects. ` +
+      `Database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded PGlite"}; cache: ${process.env.REDIS_URL ? "Redis" : "in-process"}; bus: ${bus}.\n\n` +
+      table([
+        { call: "Check", "in flight": concurrency, "calls/s": check.perSecond, "decisions/s": check.perSecond, "p50 ms": check.p50Ms, "p99 ms": check.p99Ms, "server CPU µs/call": check.cpuMicrosPerCall, errors: check.errors },
+        { call: "BatchCheck (1,000 items)", "in flight": batchConcurrency, "calls/s": batch.perSecond, "decisions/s": batch.perSecond * 1000, "p50 ms": batch.p50Ms, "p99 ms": batch.p99Ms, "server CPU µs/call": batch.cpuMicrosPerCall, errors: batch.errors },
+      ]) +
+      `\n\nFor scale, measured alone on this machine: the auth interceptor verifies a token it has not seen in ${verify.firstMicros.toFixed(0)} µs of CPU ` +
+      `(Ed25519 through WebCrypto) and one it has seen in ${verify.repeatMicros.toFixed(1)} µs (verified tokens are remembered; the load generator reuses one); ` +
+      `the decision itself takes well under 1 µs (in-process benchmark), the rest of the server CPU is gRPC, protobuf, the revocation lookup and metrics.` +
+      `\n\nVisibility: time from a policy write returning on replica A until Check on replica B (no at_least_revision) answers the new way, ` +
+      `${changes} changes of each kind, B polled back to back:\n\n` +
+      table(visibility.map((v) => ({ change: v.kind, "p50 ms": v.p50Ms, "p99 ms": v.p99Ms, "max ms": v.maxMs }))) +
+      (check.firstError || batch.firstError ? `\n\nFirst errors: ${check.firstError ?? ""} ${batch.firstError ?? ""}` : ""),
+  );
+} finally {
+  for (const replica of replicas) await replica.stop();
+  await jwks.close();
+  await database.drop();
+  await rm(queriesFile, { force: true });
+}
+
+/**
+ * CPU µs per token verification as the auth interceptor does it: a token seen for the first time
+ * (Ed25519 through WebCrypto), and one seen before (the verifier remembers verified tokens).
+ */
+async function verificationCost(): Promise<{ firstMicros: number; repeatMicros: number }> {
+  const verifier = new TokenVerifier({ issuer: "rollcall", audience: "rollcall", keys: createLocalJWKSet({ keys: [signer.publicJwk] }) });
+  const cpuPerCall = async (tokens: string[]) => {
+    const before = process.cpuUsage();
+    for (const t of tokens) await verifier.verify(t);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / tokens.length;
+  };
+  const fresh = await Promise.all(Array.from({ length: 2000 }, () => signToken(signer, { typ: "service", sub: "bench", roles: [] })));
+  const firstMicros = await cpuPerCall(fresh);
+  return { firstMicros, repeatMicros: await cpuPerCall(Array(2000).fill(token)) };
+}
+
+function startReplica(namespace: string) {
+  return startChild<never>(new URL("./authz/server.ts", import.meta.url), [], {
+    DATABASE_URL: database.url,
+    ROLLCALL_JWKS_URL: jwks.url,
+    ROLLCALL_GRPC_PORT: "0",
+    ROLLCALL_ADMIN_PORT: "0",
+    ROLLCALL_BUS_NAMESPACE: namespace,
+    ROLLCALL_DATA_DIR: join(tmpdir(), `authz-bench-${process.pid}`),
+  });
+}
+
+async function measure(kind: "check" | "batch", target: string, inFlight: number): Promise<LoadResult & { cpuMicrosPerCall: number }> {
+  const server = replicas[0]!;
+  const load = startChild<LoadResult>(new URL("./authz/load.ts", import.meta.url), [kind, target, String(inFlight), String(seconds * 1000), queriesFile, token]);
+  await load.ready;
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the load child's warm-up
+  server.send({ phase: "start" });
+  const result = await load.result;
+  server.send({ phase: "end" });
+  const [{ cpuMicros }] = (await once(server.process, "message")) as [{ cpuMicros: number }];
+  await load.stop();
+  return { ...result, cpuMicrosPerCall: cpuMicros / result.calls };
+}
+
+/**
+ * Flips one subject's access on A, by an assignment (applied to B's policy by that subject
+ * alone) and by a grant (B reloads the organisation), and times until B answers the new way.
+ */
+async function measureVisibility(policy: ReturnType<typeof benchPolicy>, targetA: string, targetB: string) {
+  const writer = createClient(AuthzAdminService, targetA, { bearer: () => token });
+  const reader = createClient(AuthzService, targetB, { bearer: () => token });
+  const org = policy[0]!;
+  const [subject] = org.subjects;
+  const roleId = subject!.roleIds[0]!;
+  const otherRole = subject!.roleIds[1];
+  // A permission only the first role grants, so taking that role away flips the answer.
+  const grant = org.grants.find((g) => g.roleId === roleId && !org.grants.some((o) => o.roleId === otherRole && o.permissionId === g.permissionId))!;
+  const permission = org.permissions.find((p) => p.id === grant.permissionId)!;
+  const resource = org.resources.find((r) => r.id === permission.resourceId)!.name;
+  const ask = { subjectId: subject!.subjectId, organizationId: org.organizationId, resource, action: permission.action };
+
+  const timeUntil = async (allowed: boolean, write: () => Promise<unknown>) => {
+    await write();
+    const started = performance.now();
+    while ((await reader.check(ask)).allowed !== allowed) {
+      if (performance.now() - started > 5000) throw new Error("a policy change was not visible on the other replica within 5 s");
+    }
+    return performance.now() - started;
+  };
+  const flips = async (take: () => Promise<unknown>, give: () => Promise<unknown>) => {
+    const latencies: number[] = [];
+    for (let i = 0; i < changes; i++) {
+      latencies.push(await timeUntil(false, take));
+      latencies.push(await timeUntil(true, give));
+    }
+    return summarize(latencies, 0, undefined, 1);
+  };
+  await reader.check(ask); // B has the organisation loaded
+  const assignment = await flips(
+    () => writer.unassignRole({ organizationId: org.organizationId, userId: subject!.subjectId, roleId }),
+    () => writer.assignRole({ organizationId: org.organizationId, userId: subject!.subjectId, roleId }),
+  );
+  const regrant = await flips(
+    () => writer.revokeGrant({ roleId, permissionId: grant.permissionId }),
+    () => writer.grantPermission({ roleId, permissionId: grant.permissionId, scope: grant.scope === "ALL" ? 3 : 2 }),
+  );
+  return [
+    { kind: "assignment (B applies the subject's roles)", ...assignment },
+    { kind: "grant (B reloads the organisation)", ...regrant },
+  ];
+}

@@ -1,0 +1,39 @@
+/**
+ * Load generator of the authz gRPC benchmark (its own process):
+ *   load.ts <check|batch> <target> <concurrency> <ms> <queries.json> <token>
+ * "check" sends one Check per call; "batch" sends BatchChecks of 1,000 items for one subject.
+ * Requests are built before the clock starts, so the generator spends its CPU on calls, not on
+ * making messages: on two cores it competes with the server under test.
+ */
+import { readFile } from "node:fs/promises";
+import { create } from "@bufbuild/protobuf";
+import { AuthzService, BatchCheckRequestSchema, CheckRequestSchema } from "../../gen/rollcall/authz/v1/authz_pb.js";
+import { createClient } from "../../services/runtime/grpc/client.js";
+import { runLoad } from "../lib/load.js";
+import { report } from "../lib/child.js";
+import type { BenchQuery } from "./policy.js";
+
+const [kind, target, concurrency, durationMs, queriesFile, token] = process.argv.slice(2);
+const queries = JSON.parse(await readFile(queriesFile!, "utf8")) as BenchQuery[];
+const client = createClient(AuthzService, target!, { bearer: () => token });
+
+const checks = queries.map((q) => create(CheckRequestSchema, q));
+const batches = Array.from({ length: 100 }, (_, b) => {
+  const first = queries[b]!;
+  const items = Array.from({ length: 1000 }, (_, i) => {
+    const q = queries[(b * 1000 + i) % queries.length]!;
+    return { resource: q.resource, action: q.action, ownerId: i % 3 === 0 ? undefined : i % 3 === 1 ? first.subjectId : q.subjectId };
+  });
+  return create(BatchCheckRequestSchema, { subjectId: first.subjectId, organizationId: first.organizationId, items });
+});
+
+let next = 0;
+const call = kind === "batch" ? () => client.batchCheck(batches[next++ % batches.length]!) : () => client.check(checks[next++ % checks.length]!);
+
+try {
+  report.ready();
+  report.result(await runLoad(call, { concurrency: Number(concurrency), durationMs: Number(durationMs), warmupMs: 1500 }));
+} catch (err) {
+  report.error(err);
+}
+process.exit(0);

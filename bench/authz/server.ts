@@ -1,0 +1,22 @@
+/**
+ * One authz replica for the gRPC benchmark, in its own process: the real host (auth interceptor
+ * with JWKS and revocation list, metrics, Postgres, cache, bus) serving only the authz module.
+ * Configured by the environment the parent passes; reports its gRPC port, then its CPU time per
+ * phase ({phase: "start" | "end"}).
+ */
+import { authzModule } from "../../services/authz/module.js";
+import { loadConfig } from "../../services/runtime/config.js";
+import { startHost } from "../../services/runtime/host.js";
+import { report } from "../lib/child.js";
+
+const host = await startHost(loadConfig(), [authzModule], { gateway: false });
+let mark = process.cpuUsage();
+process.on("message", (message: { phase?: "start" | "end" }) => {
+  if (message.phase === "start") mark = process.cpuUsage();
+  if (message.phase === "end") {
+    const used = process.cpuUsage(mark);
+    process.send?.({ cpuMicros: used.user + used.system });
+  }
+});
+process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
+report.ready({ grpcPort: host.grpcPort });

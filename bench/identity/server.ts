@@ -1,0 +1,55 @@
+/**
+ * Server side of the identity benchmark: identity + authz in their own process, on the real
+ * Postgres/Redis/NATS when DATABASE_URL/REDIS_URL/NATS_URL are set, else embedded. Creates the
+ * benchmark's users, then reports its address and CPU time per phase.
+ */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { loadConfig } from "../../services/runtime/config.js";
+import { startHost } from "../../services/runtime/host.js";
+import { createLogger } from "../../services/runtime/logger.js";
+import { createClient } from "../../services/runtime/grpc/client.js";
+import { identityModule } from "../../services/identity/module.js";
+import { authzModule } from "../../services/authz/module.js";
+import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
+import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
+import { report } from "../lib/child.js";
+
+export const BENCH_PASSWORD = "Benchmark-password-2026";
+const USERS = Number(process.argv[2] ?? 32);
+
+const run = randomBytes(3).toString("hex");
+const config = loadConfig({
+  ...process.env,
+  ROLLCALL_GRPC_PORT: "0",
+  ROLLCALL_ADMIN_PORT: "0",
+  ROLLCALL_DATA_DIR: await mkdtemp(join(tmpdir(), "rollcall-bench-")),
+  ROLLCALL_BUS_NAMESPACE: `bench${run}`,
+  ROLLCALL_CACHE_PREFIX: `bench:${run}:`,
+  ROLLCALL_BOOTSTRAP_ADMIN_PASSWORD: "Bench-root-passw0rd!",
+  ROLLCALL_LOCKOUT_IP_THRESHOLD: "100000",
+  LOG_LEVEL: "silent",
+});
+const host = await startHost(config, [identityModule, authzModule], { gateway: false, logger: createLogger("silent") });
+const target = `127.0.0.1:${host.grpcPort}`;
+const admin = (await createClient(AuthService, target).login({ organizationCode: "default", login: "admin@default.rollcall.local", password: "Bench-root-passw0rd!" })).tokens!.accessToken;
+const users = createClient(UserService, target, { bearer: () => admin });
+const logins: string[] = [];
+for (let i = 0; i < USERS; i++) {
+  const email = `bench${i}@example.com`;
+  await users.createUser({ username: `bench${i}`, email, password: BENCH_PASSWORD });
+  logins.push(email);
+}
+
+let mark = process.cpuUsage();
+process.on("message", (message: { phase?: "start" | "end" }) => {
+  if (message.phase === "start") mark = process.cpuUsage();
+  if (message.phase === "end") {
+    const used = process.cpuUsage(mark);
+    process.send?.({ cpuMicros: used.user + used.system });
+  }
+});
+process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
+report.ready({ target, logins, database: config.databaseUrl ? "PostgreSQL" : "PGlite (embedded)", cache: config.redisUrl ? "Redis" : "in-process" });

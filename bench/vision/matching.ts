@@ -1,0 +1,131 @@
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { faiss } from "../../services/vision/domain/index/faiss.js";
+import { FlatTier, HNSW_GRAPH, HnswTier, type VectorTier } from "../../services/vision/domain/index/tiers.js";
+import { percentile } from "./engine.js";
+
+export interface MatchingRow {
+  [key: string]: string | number;
+}
+
+/** A deterministic generator, so runs are comparable. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+}
+
+function unit(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! / n;
+  return v;
+}
+
+/**
+ * N random unit vectors (the enrolled faces) and queries that are noisy copies of some of them
+ * (cosine ≈ 0.7 to their source, like a new photo of an enrolled person).
+ */
+export function syntheticFaces(n: number, dim: number, queries: number): { vectors: Float32Array[]; queries: Float32Array[] } {
+  const rand = random(42);
+  const vectors = Array.from({ length: n }, () => unit(Float32Array.from({ length: dim }, () => gaussian(rand))));
+  const q = Array.from({ length: queries }, () => {
+    const source = vectors[Math.floor(rand() * n)]!;
+    return unit(Float32Array.from(source, (x) => x + gaussian(rand) * 0.09));
+  });
+  return { vectors, queries: q };
+}
+
+function addInChunks(tier: VectorTier, vectors: Float32Array[]): void {
+  const chunk = 20_000;
+  for (let i = 0; i < vectors.length; i += chunk) {
+    const part = vectors.slice(i, i + chunk);
+    tier.add(part.map((_, j) => i + j + 1), part);
+  }
+}
+
+function timeQueries(tier: VectorTier, queries: Float32Array[]): { p50: number; p99: number; labels: number[] } {
+  const ms: number[] = [];
+  const labels: number[] = [];
+  for (const q of queries.slice(0, 20)) tier.search(q, 1);
+  for (const q of queries) {
+    const t = performance.now();
+    const [hit] = tier.search(q, 1);
+    ms.push(performance.now() - t);
+    labels.push(hit?.label ?? -1);
+  }
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99), labels };
+}
+
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+
+/** Exact (FAISS flat) against approximate (usearch HNSW) at one size; recall@1 is against exact. */
+function measureFaissHnsw(vectors: Float32Array[], queries: Float32Array[], exact: number[], dim: number): MatchingRow {
+  const rss = rssMiB();
+  const t = performance.now();
+  const index = faiss.Index.fromFactory(dim, "HNSW32", faiss.MetricType.METRIC_INNER_PRODUCT);
+  for (let i = 0; i < vectors.length; i += 20_000) index.add(vectors.slice(i, i + 20_000).flatMap((v) => Array.from(v)));
+  const build = (performance.now() - t) / 1000;
+  const ms: number[] = [];
+  // Without add_with_ids, FAISS labels are insertion positions: label = position + 1 here.
+  const labels = queries.map((q) => {
+    const started = performance.now();
+    const label = index.search(Array.from(q), 1).labels[0]! + 1;
+    ms.push(performance.now() - started);
+    return label;
+  });
+  return {
+    faces: vectors.length, index: "FAISS HNSW32 (faiss-node, efSearch 16)", "build s": build, "p50 ms": percentile(ms, 50), "p99 ms": percentile(ms, 99),
+    "recall@1": labels.filter((l, i) => l === exact[i]).length / queries.length, "index MiB": "—", "RSS growth MiB": rssMiB() - rss,
+  };
+}
+
+/** faissHnswMax: sizes up to which faiss-node's HNSW is measured too (it only shows why usearch serves). */
+export async function measureMatching(n: number, dim: number, queryCount: number, efs: number[], faissHnswMax = 100_000): Promise<MatchingRow[]> {
+  const { vectors, queries } = syntheticFaces(n, dim, queryCount);
+  const rows: MatchingRow[] = [];
+  let rss = rssMiB();
+  let t = performance.now();
+  const flat = FlatTier.create(dim);
+  addInChunks(flat, vectors);
+  const flatBuild = (performance.now() - t) / 1000;
+  const exact = timeQueries(flat, queries);
+  rows.push({ faces: n, index: "FAISS flat (exact)", "build s": flatBuild, "p50 ms": exact.p50, "p99 ms": exact.p99, "recall@1": 1, "index MiB": flat.sizeBytes() / 2 ** 20, "RSS growth MiB": rssMiB() - rss });
+  // faiss-node's own HNSW, for comparison: it cannot set efSearch (FAISS's default, 16, applies).
+  if (n <= faissHnswMax) rows.push(measureFaissHnsw(vectors, queries, exact.labels, dim));
+
+
+  // efSearch is fixed when a usearch index is opened: build once, then reopen the saved graph per ef.
+  const file = path.join(tmpdir(), `rollcall-bench-hnsw-${process.pid}.usearch`);
+  rss = rssMiB();
+  t = performance.now();
+  const built = HnswTier.create(dim, { ...HNSW_GRAPH, expansionSearch: efs[0]! });
+  addInChunks(built, vectors);
+  const build = (performance.now() - t) / 1000;
+  const builtRss = rssMiB() - rss;
+  await built.save(file);
+  for (const ef of efs) {
+    t = performance.now();
+    const hnsw = HnswTier.load(file, dim, { ...HNSW_GRAPH, expansionSearch: ef }, n);
+    const load = (performance.now() - t) / 1000;
+    const approx = timeQueries(hnsw, queries);
+    const recall = approx.labels.filter((l, i) => l === exact.labels[i]).length / queries.length;
+    rows.push({
+      faces: n, index: `usearch HNSW M=${HNSW_GRAPH.connectivity} ef=${ef}`, "build s": `${build.toFixed(1)} (load ${load.toFixed(2)})`, "p50 ms": approx.p50, "p99 ms": approx.p99,
+      "recall@1": recall, "index MiB": hnsw.sizeBytes() / 2 ** 20, "RSS growth MiB": builtRss,
+    });
+  }
+  await rm(file, { force: true });
+  return rows;
+}

@@ -1,0 +1,64 @@
+import { unauthenticated, permissionDenied } from "../../runtime/errors.js";
+import * as v from "../../runtime/validate.js";
+import { Severity } from "../../runtime/event-publisher.js";
+import type { Identity } from "../context.js";
+import type { Sessions, ClientInfo } from "../sessions/sessions.js";
+import type { UserRow } from "../users/store.js";
+import { refusalToSignIn } from "../users/standing.js";
+import { Lockout } from "./lockout.js";
+
+const BAD_CREDENTIALS = "the organisation, login or password is not correct";
+
+export interface LoginInput {
+  organizationCode: string;
+  login: string;
+  password: string;
+}
+
+/**
+ * Password login. Unknown organisations and users cost the same argon2 work as a wrong password
+ * and get the same answer, so the answer and its timing reveal nothing about who exists.
+ */
+export class PasswordLogin {
+  constructor(private readonly id: Identity, private readonly sessions: Sessions, private readonly lockout: Lockout) {}
+
+  async login(input: LoginInput, client: ClientInfo) {
+    const code = v.text("organization_code", input.organizationCode, { min: 1, max: 64 });
+    const login = v.text("login", input.login, { min: 1, max: 254 });
+    if (!input.password) throw unauthenticated(BAD_CREDENTIALS);
+    const keys = Lockout.keys(code, login, client.ip);
+    await this.lockout.check(keys);
+
+    const org = await this.id.db.withSystem((tx) => this.id.organizations.byCode(tx, code));
+    const user = org ? await this.id.db.withTenant(org.id, (tx) => this.id.users.byLogin(tx, login)) : undefined;
+    const verdict = user?.password_hash ? await this.id.hasher.verify(user.password_hash, input.password) : undefined;
+    if (!verdict) await this.id.hasher.verifyNothing(input.password);
+
+    if (!org || !user || !verdict?.ok) {
+      const lockMs = await this.lockout.fail(keys);
+      await this.id.audit.publish({
+        organizationId: org?.id, actor: user ? { kind: "user", subject: user.id } : { kind: "system", subject: "" }, action: "auth.login",
+        entityType: "user", entityId: user?.id ?? "", outcome: "FAILURE", ip: client.ip, userAgent: client.userAgent,
+        detail: { login, ...(lockMs > 0 ? { lockedForMs: lockMs } : {}) },
+      });
+      if (lockMs > 0) {
+        await this.id.events.publish({ organizationId: org?.id, type: "LOGIN_LOCKOUT", severity: Severity.WARNING, referenceId: user?.id ?? "", metadata: { login, ip: client.ip, lockedForMs: lockMs } });
+      }
+      throw unauthenticated(BAD_CREDENTIALS);
+    }
+    const refusal = refusalToSignIn(user, org);
+    if (refusal) {
+      await this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "user", entityId: user.id, outcome: "DENIED", ip: client.ip, userAgent: client.userAgent, detail: { reason: refusal } });
+      throw permissionDenied(refusal);
+    }
+    await this.lockout.succeed(keys[0]!);
+    const rehash = verdict.needsRehash ? await this.id.hasher.hash(input.password) : undefined;
+    const opened = await this.id.db.withTenant(org.id, async (tx) => {
+      const changed = await this.id.users.update(tx, user.id, { last_login_at: new Date(), ...(rehash ? { password_hash: rehash } : {}) });
+      return this.sessions.open(tx, changed as UserRow, client);
+    });
+    const tokens = await this.sessions.tokensFor(opened);
+    await this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "session", entityId: opened.familyId, outcome: "SUCCESS", ip: client.ip, userAgent: client.userAgent, detail: rehash ? { passwordRehashed: true } : {} });
+    return { tokens, user: opened.user };
+  }
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import type { Transaction } from "sequelize";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { AuthTokensSchema } from "../../../gen/rollcall/identity/v1/auth_pb.js";
+import { unauthenticated } from "../../runtime/errors.js";
+import { revocationKeys } from "../../runtime/auth/revocation.js";
+import { Severity } from "../../runtime/event-publisher.js";
+import type { Identity } from "../context.js";
+import { hashToken, newOpaqueToken } from "../crypto/opaque-tokens.js";
+import type { UserRow } from "../users/store.js";
+import { refusalToSignIn } from "../users/standing.js";
+import type { RevokedReason, SessionRow, SessionStore } from "./store.js";
+
+export interface ClientInfo {
+  deviceId: string;
+  userAgent: string;
+  ip: string;
+}
+
+type Tokens = MessageInitShape<typeof AuthTokensSchema>;
+
+/**
+ * A session row written in a transaction whose access token is signed after commit: signing needs
+ * the user's roles from authz, and no other service may be called while a transaction is open
+ * (in embedded mode the database has one backend, and authz would wait for it forever).
+ */
+export interface OpenedSession {
+  user: UserRow;
+  familyId: string;
+  jti: string;
+  refreshToken: string;
+  refreshExpiresAt: Date;
+}
+
+/**
+ * Sessions and their tokens: a short JWT access token, and an opaque refresh token stored only
+ * as its SHA-256 and rotated on every use. Presenting a refresh token that was already rotated
+ * means it was copied: the whole family is revoked.
+ */
+export class Sessions {
+  constructor(private readonly id: Identity, private readonly store: SessionStore) {}
+
+  /** Opens a session for a user who has just proven who they are. One session per device. */
+  async open(tx: Transaction, user: UserRow, client: ClientInfo): Promise<OpenedSession> {
+    if (client.deviceId) await this.revoke(tx, { userId: user.id, deviceId: client.deviceId }, "replaced");
+    return this.issue(tx, user, client, randomUUID());
+  }
+
+  /** Rotates a refresh token: the old one stops working, a new pair is returned. */
+  async refresh(refreshToken: string, client: Pick<ClientInfo, "ip" | "userAgent">): Promise<Tokens> {
+    if (!refreshToken) throw unauthenticated("refresh_token is required");
+    const hash = hashToken(refreshToken);
+    type Outcome = { error: string } | { reuse: SessionRow } | { opened: OpenedSession };
+    const outcome = await this.id.db.withSystem(async (tx): Promise<Outcome> => {
+      const row = await this.store.byRefreshHashForUpdate(tx, hash);
+      if (!row) return { error: "refresh token is not valid; log in again" };
+      if (row.revoked_at) {
+        if (row.revoked_reason !== "rotated") return { error: "session was revoked; log in again" };
+        await this.revoke(tx, { familyIds: [row.family_id] }, "reuse_detected");
+        return { reuse: row };
+      }
+      if (new Date(row.refresh_expires_at).getTime() <= Date.now()) return { error: "refresh token has expired; log in again" };
+      const user = await this.id.users.byId(tx, row.user_id, { includeDeleted: true });
+      const refusal = user && refusalToSignIn(user, await this.id.organizations.byId(tx, user.organization_id));
+      if (!user || refusal) {
+        await this.revoke(tx, { familyIds: [row.family_id] }, "revoked");
+        return { error: refusal ?? "the account no longer exists" };
+      }
+      await this.store.markRotated(tx, row.id);
+      return { opened: await this.issue(tx, user, { deviceId: row.device_id, userAgent: client.userAgent || row.user_agent, ip: client.ip }, row.family_id) };
+    });
+    if ("reuse" in outcome) {
+      const row = outcome.reuse;
+      await this.id.audit.publish({ organizationId: row.organization_id, actor: { kind: "user", subject: row.user_id }, action: "auth.refresh_token_reuse", entityType: "session", entityId: row.family_id, outcome: "DENIED", ip: client.ip, userAgent: client.userAgent });
+      await this.id.events.publish({ organizationId: row.organization_id, type: "TOKEN_REUSE", severity: Severity.CRITICAL, referenceId: row.family_id, metadata: { userId: row.user_id, ip: client.ip } });
+      throw unauthenticated("refresh token was already used: the session has been revoked for safety; log in again");
+    }
+    if ("error" in outcome) throw unauthenticated(outcome.error);
+    return this.tokensFor(outcome.opened);
+  }
+
+  /**
+   * Revokes sessions in the database and in the cache every interceptor checks, so their access
+   * tokens stop working at once instead of at expiry. Returns how many sessions were live.
+   */
+  async revoke(tx: Transaction, where: Parameters<SessionStore["revokeFamilies"]>[1], reason: RevokedReason): Promise<number> {
+    const families = await this.store.revokeFamilies(tx, where, reason);
+    const ttlMs = this.id.config.identity.accessTokenTtlSec * 1000 + 60_000;
+    // After commit, so a rolled-back revocation never blocks a live session.
+    tx.afterCommit(async () => {
+      for (const family of families) await this.id.cache.set(revocationKeys.session(family), reason, ttlMs);
+    });
+    return families.length;
+  }
+
+  latest(tx: Transaction, userId: string, includeRevoked: boolean): Promise<SessionRow[]> {
+    return this.store.latestPerFamily(tx, userId, includeRevoked);
+  }
+
+  familyOwner(tx: Transaction, familyId: string) {
+    return this.store.familyOwner(tx, familyId);
+  }
+
+  /** Signs the access token of a committed session. */
+  async tokensFor(opened: OpenedSession): Promise<Tokens> {
+    const { user } = opened;
+    const roles = await this.id.authzLink.rolesOf(user.organization_id, user.id);
+    const access = await this.id.tokens.forUser({ id: user.id, organizationId: user.organization_id, roles, staff: user.is_staff }, opened.familyId, opened.jti);
+    return {
+      accessToken: access.token,
+      accessExpiresAt: timestampFromDate(access.expiresAt),
+      refreshToken: opened.refreshToken,
+      refreshExpiresAt: timestampFromDate(opened.refreshExpiresAt),
+      sessionId: opened.familyId,
+    };
+  }
+
+  private async issue(tx: Transaction, user: UserRow, client: ClientInfo, familyId: string): Promise<OpenedSession> {
+    const jti = randomUUID();
+    const refreshToken = newOpaqueToken();
+    const refreshExpiresAt = new Date(Date.now() + this.id.config.identity.refreshTokenTtlSec * 1000);
+    await this.store.insert(tx, {
+      id: randomUUID(),
+      organization_id: user.organization_id,
+      user_id: user.id,
+      device_id: client.deviceId.slice(0, 200),
+      user_agent: client.userAgent.slice(0, 512),
+      ip_address: client.ip || null,
+      family_id: familyId,
+      refresh_token_hash: hashToken(refreshToken),
+      access_jti: jti,
+      refresh_expires_at: refreshExpiresAt,
+    });
+    return { user, familyId, jti, refreshToken, refreshExpiresAt };
+  }
+}

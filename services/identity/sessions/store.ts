@@ -1,0 +1,74 @@
+import type { Transaction } from "sequelize";
+import type { Sql } from "../../runtime/db/index.js";
+
+export interface SessionRow {
+  id: string;
+  organization_id: string;
+  user_id: string;
+  device_id: string;
+  user_agent: string;
+  ip_address: string | null;
+  family_id: string;
+  refresh_token_hash: string;
+  access_jti: string;
+  refresh_expires_at: Date;
+  last_used_at: Date;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+  created_at: Date;
+}
+
+export type NewSession = Pick<SessionRow, "id" | "organization_id" | "user_id" | "device_id" | "user_agent" | "ip_address" | "family_id" | "refresh_token_hash" | "access_jti" | "refresh_expires_at">;
+
+/** Why a session row stopped being usable. "rotated" rows are the ones whose reuse is theft. */
+export type RevokedReason = "rotated" | "logout" | "revoked" | "reuse_detected" | "replaced" | "password_changed" | "banned" | "deleted";
+
+const COLUMNS = "id, organization_id, user_id, device_id, user_agent, host(ip_address) AS ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at, last_used_at, revoked_at, revoked_reason, created_at";
+
+/**
+ * identity.sessions. A session as users see it is a family: each refresh rotation adds a row to
+ * the family and marks the previous one "rotated". Access tokens carry the family id as `sid`.
+ */
+export class SessionStore {
+  constructor(private readonly sql: Sql) {}
+
+  async insert(tx: Transaction, s: NewSession): Promise<void> {
+    await this.sql.execute(tx,
+      `INSERT INTO identity.sessions (id, organization_id, user_id, device_id, user_agent, ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6::inet, $7, $8, $9, $10)`,
+      [s.id, s.organization_id, s.user_id, s.device_id, s.user_agent, s.ip_address, s.family_id, s.refresh_token_hash, s.access_jti, s.refresh_expires_at]);
+  }
+
+  /** The row holding this refresh token, locked for the rotation. */
+  byRefreshHashForUpdate(tx: Transaction, hash: string): Promise<SessionRow | undefined> {
+    return this.sql.row(tx, `SELECT ${COLUMNS} FROM identity.sessions WHERE refresh_token_hash = $1 FOR UPDATE`, [hash]);
+  }
+
+  async markRotated(tx: Transaction, id: string): Promise<void> {
+    await this.sql.execute(tx, "UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now() WHERE id = $1", [id]);
+  }
+
+  /** Revokes the live rows of families; returns the family ids that were live. */
+  async revokeFamilies(tx: Transaction, where: { familyIds?: string[]; userId?: string; exceptFamily?: string; deviceId?: string }, reason: RevokedReason): Promise<string[]> {
+    const conditions = ["revoked_at IS NULL"];
+    const bind: unknown[] = [reason];
+    if (where.familyIds) conditions.push(`family_id = ANY($${bind.push(where.familyIds)}::uuid[])`);
+    if (where.userId) conditions.push(`user_id = $${bind.push(where.userId)}`);
+    if (where.exceptFamily) conditions.push(`family_id <> $${bind.push(where.exceptFamily)}`);
+    if (where.deviceId !== undefined) conditions.push(`device_id = $${bind.push(where.deviceId)}`);
+    const rows = await this.sql.rows<{ family_id: string }>(tx,
+      `UPDATE identity.sessions SET revoked_at = now(), revoked_reason = $1 WHERE ${conditions.join(" AND ")} RETURNING family_id`, bind);
+    return [...new Set(rows.map((r) => r.family_id))];
+  }
+
+  /** The newest row of each family of a user: what ListSessions shows. */
+  latestPerFamily(tx: Transaction, userId: string, includeRevoked: boolean): Promise<SessionRow[]> {
+    return this.sql.rows(tx,
+      `SELECT * FROM (SELECT DISTINCT ON (family_id) ${COLUMNS} FROM identity.sessions WHERE user_id = $1 ORDER BY family_id, created_at DESC) s
+       ${includeRevoked ? "" : "WHERE revoked_at IS NULL AND refresh_expires_at > now()"} ORDER BY last_used_at DESC`, [userId]);
+  }
+
+  familyOwner(tx: Transaction, familyId: string): Promise<Pick<SessionRow, "user_id" | "organization_id"> | undefined> {
+    return this.sql.row(tx, "SELECT user_id, organization_id FROM identity.sessions WHERE family_id = $1 LIMIT 1", [familyId]);
+  }
+}

@@ -1,0 +1,87 @@
+import type { RgbImage } from "./decode.js";
+import type { Point } from "./detector.js";
+
+export const ALIGNED_SIZE = 112;
+
+/** Where the 5 landmarks of a face sit in the standard 112x112 ArcFace crop. */
+export const ARCFACE_TEMPLATE: readonly Point[] = [
+  { x: 38.2946, y: 51.6963 },
+  { x: 73.5318, y: 51.5014 },
+  { x: 56.0252, y: 71.7366 },
+  { x: 41.5493, y: 92.3655 },
+  { x: 70.7299, y: 92.2041 },
+];
+
+/** x' = a·x − b·y + tx, y' = b·x + a·y + ty: rotation, uniform scale and translation. */
+export interface Similarity {
+  a: number;
+  b: number;
+  tx: number;
+  ty: number;
+}
+
+/** Least-squares similarity transform taking `from` onto `to` (Umeyama, no reflection). */
+export function estimateSimilarity(from: readonly Point[], to: readonly Point[]): Similarity {
+  const n = from.length;
+  const mean = (ps: readonly Point[]) => ({ x: ps.reduce((s, p) => s + p.x, 0) / n, y: ps.reduce((s, p) => s + p.y, 0) / n });
+  const mf = mean(from);
+  const mt = mean(to);
+  let dot = 0;
+  let cross = 0;
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    const fx = from[i]!.x - mf.x;
+    const fy = from[i]!.y - mf.y;
+    const tx = to[i]!.x - mt.x;
+    const ty = to[i]!.y - mt.y;
+    dot += fx * tx + fy * ty;
+    cross += fx * ty - fy * tx;
+    norm += fx * fx + fy * fy;
+  }
+  if (norm === 0) throw new Error("landmarks are all at one point");
+  const a = dot / norm;
+  const b = cross / norm;
+  return { a, b, tx: mt.x - (a * mf.x - b * mf.y), ty: mt.y - (b * mf.x + a * mf.y) };
+}
+
+/**
+ * The 112x112 RGB crop of one face: every output pixel is mapped back through the inverse
+ * transform and sampled bilinearly (outside the image reads as black, as cv2.warpAffine does).
+ */
+export function alignFace(image: RgbImage, landmarks: readonly Point[]): Uint8Array {
+  const m = estimateSimilarity(landmarks, ARCFACE_TEMPLATE);
+  const det = m.a * m.a + m.b * m.b;
+  // Inverse of [a −b; b a]: [a b; −b a] / det.
+  const ia = m.a / det;
+  const ib = m.b / det;
+  const out = new Uint8Array(ALIGNED_SIZE * ALIGNED_SIZE * 3);
+  const { width, height, data } = image;
+  let o = 0;
+  for (let v = 0; v < ALIGNED_SIZE; v++) {
+    for (let u = 0; u < ALIGNED_SIZE; u++, o += 3) {
+      const du = u - m.tx;
+      const dv = v - m.ty;
+      const x = ia * du + ib * dv;
+      const y = -ib * du + ia * dv;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const fx = x - x0;
+      const fy = y - y0;
+      for (let c = 0; c < 3; c++) {
+        const p00 = pixel(data, width, height, x0, y0, c);
+        const p10 = pixel(data, width, height, x0 + 1, y0, c);
+        const p01 = pixel(data, width, height, x0, y0 + 1, c);
+        const p11 = pixel(data, width, height, x0 + 1, y0 + 1, c);
+        const top = p00 + (p10 - p00) * fx;
+        const bottom = p01 + (p11 - p01) * fx;
+        out[o + c] = Math.round(top + (bottom - top) * fy);
+      }
+    }
+  }
+  return out;
+}
+
+function pixel(data: Uint8Array, width: number, height: number, x: number, y: number, c: number): number {
+  if (x < 0 || y < 0 || x >= width || y >= height) return 0;
+  return data[(y * width + x) * 3 + c]!;
+}
