@@ -16,13 +16,17 @@ import { authzModule } from "../../services/authz/module.js";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { report } from "../lib/child.js";
+import { openTestDatabase } from "../../test/support/database.js";
 
 export const BENCH_PASSWORD = "Benchmark-password-2026";
 const USERS = Number(process.argv[2] ?? 32);
 
 const run = randomBytes(3).toString("hex");
+// Its own database on the server, like a test run: never the one in DATABASE_URL itself.
+const database = process.env.DATABASE_URL ? await openTestDatabase() : undefined;
 const config = loadConfig({
   ...process.env,
+  ...(database ? { DATABASE_URL: database.url } : {}),
   ROLLCALL_GRPC_PORT: "0",
   ROLLCALL_ADMIN_PORT: "0",
   ROLLCALL_DATA_DIR: await mkdtemp(join(tmpdir(), "rollcall-bench-")),
@@ -51,5 +55,5 @@ process.on("message", (message: { phase?: "start" | "end" }) => {
     process.send?.({ cpuMicros: used.user + used.system });
   }
 });
-process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
+process.on("SIGTERM", () => void host.stop().then(() => database?.drop()).finally(() => process.exit(0)));
 report.ready({ target, logins, database: config.databaseUrl ? "PostgreSQL" : "PGlite (embedded)", cache: config.redisUrl ? "Redis" : "in-process" });

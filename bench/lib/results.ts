@@ -1,5 +1,5 @@
 import { appendFile, readFile, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 
 const RESULTS_FILE = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
@@ -35,7 +35,9 @@ export function formatNumber(v: number): string {
  */
 export async function publish(title: string, body: string, argv: string[] = process.argv): Promise<void> {
   const command = `npm run ${process.env.npm_lifecycle_event ?? "bench"}${argv.slice(2).length ? " -- " + argv.slice(2).join(" ") : ""}`;
-  const section = `\n## ${title}\n\n- date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC\n- machine: ${machine()}\n- command: \`${command}\`\n\n${body}\n`;
+  // The load average says whether anything else competed for the cores while this ran.
+  const load = loadavg().map((l) => l.toFixed(2)).join(", ");
+  const section = `\n## ${title}\n\n- date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC\n- machine: ${machine()}; load average at the end ${load}\n- command: \`${command}\`\n\n${body}\n`;
   console.log(section);
   if (argv.includes("--record")) {
     const existing = await readFile(RESULTS_FILE, "utf8").catch(() => undefined);

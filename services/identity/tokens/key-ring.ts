@@ -65,11 +65,20 @@ export class KeyRing {
     }
     this.keys = await Promise.all(rows.map(async (row) => ({
       kid: row.kid,
-      privateKey: (await importJWK(JSON.parse(this.box.open(row.private_jwk_enc, row.kid)) as JWK, ALGORITHM)) as CryptoKey,
+      privateKey: (await importJWK(this.unseal(row), ALGORITHM)) as CryptoKey,
       publicJwk: row.public_jwk,
       retireAfter: new Date(row.retire_after),
       expiresAt: new Date(row.expires_at),
     })));
+  }
+
+  private unseal(row: KeyRow): JWK {
+    try {
+      return JSON.parse(this.box.open(row.private_jwk_enc, row.kid)) as JWK;
+    } catch {
+      throw new Error(`signing key ${row.kid} in the database was sealed with another encryption key: ` +
+        "set ROLLCALL_ENCRYPTION_KEY (or the data directory's encryption.key) to the key this database was used with");
+    }
   }
 
   /** The public keys of every key whose tokens may still be valid (RFC 7517). */
