@@ -6,7 +6,6 @@
  * embedded defaults; without NATS the replicas share no bus and only the poll carries changes.
  *   npm run bench:authz:grpc -- [--seconds 10] [--concurrency 50] [--batch-concurrency 8] [--changes 20] [--record]
  */
-import { once } from "node:events";
 import { writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +21,7 @@ import { createLocalJWKSet } from "jose";
 import { openTestDatabase } from "../test/support/database.js";
 import { newSigner, serveJwks, signToken } from "../test/support/tokens.js";
 import { storePolicy } from "../test/authz/support/random-policy.js";
-import { startChild } from "./lib/child.js";
+import { loadWithServerCpu, startChild } from "./lib/child.js";
 import { numberFlag } from "./lib/flags.js";
 import type { LoadResult } from "./lib/load.js";
 import { summarize } from "./lib/load.js";
@@ -117,14 +116,8 @@ function startReplica(namespace: string) {
 async function measure(kind: "check" | "batch", target: string, inFlight: number): Promise<LoadResult & { cpuMicrosPerCall: number }> {
   const server = replicas[0]!;
   const load = startChild<LoadResult>(new URL("./authz/load.ts", import.meta.url), [kind, target, String(inFlight), String(seconds * 1000), queriesFile, token]);
-  await load.ready;
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // the load child's warm-up
-  server.send({ phase: "start" });
-  const result = await load.result;
-  server.send({ phase: "end" });
-  const [{ cpuMicros }] = (await once(server.process, "message")) as [{ cpuMicros: number }];
-  await load.stop();
-  return { ...result, cpuMicrosPerCall: cpuMicros / result.calls };
+  const result = await loadWithServerCpu(server, load);
+  return { ...result, cpuMicrosPerCall: result.serverCpuMicrosPerCall };
 }
 
 /**

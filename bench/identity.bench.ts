@@ -5,8 +5,7 @@
  *   npm run bench:identity -- [--seconds 10] [--record]
  * Uses DATABASE_URL / REDIS_URL / NATS_URL when set, else the embedded defaults.
  */
-import { once } from "node:events";
-import { startChild } from "./lib/child.js";
+import { loadWithServerCpu, startChild } from "./lib/child.js";
 import type { LoadResult } from "./lib/load.js";
 import { publish, table } from "./lib/results.js";
 import { numberFlag } from "./lib/flags.js";
@@ -17,14 +16,8 @@ const { target, logins, database, cache } = (await server.ready) as { target: st
 
 async function measure(scenario: "login" | "refresh", concurrency: number) {
   const load = startChild<LoadResult>(new URL("./identity/load.ts", import.meta.url), [scenario, target, String(concurrency), String(seconds * 1000), logins.join(",")]);
-  await load.ready;
-  await new Promise((r) => setTimeout(r, 1500));
-  server.send({ phase: "start" });
-  const result = await load.result;
-  server.send({ phase: "end" });
-  const [{ cpuMicros }] = (await once(server.process, "message")) as [{ cpuMicros: number }];
-  await load.stop();
-  return { ...result, cpuMsPerCall: cpuMicros / 1000 / result.calls };
+  const result = await loadWithServerCpu(server, load);
+  return { ...result, cpuMsPerCall: result.serverCpuMicrosPerCall / 1000 };
 }
 
 const rows: Record<string, string | number>[] = [];

@@ -3,8 +3,7 @@
  * measured side by side (alternating rounds) with the load generator in its own process.
  *   npm run bench:transport -- [--seconds 5] [--concurrency 50] [--rounds 2] [--record]
  */
-import { once } from "node:events";
-import { startChild } from "./lib/child.js";
+import { loadWithServerCpu, startChild } from "./lib/child.js";
 import type { LoadResult } from "./lib/load.js";
 import { publish, table } from "./lib/results.js";
 import { numberFlag } from "./lib/flags.js";
@@ -19,15 +18,8 @@ const { grpcPort, connectPort } = (await server.ready) as { grpcPort: number; co
 async function measure(kind: "grpc" | "connect"): Promise<LoadResult & { cpuMicrosPerCall: number }> {
   const port = kind === "grpc" ? grpcPort : connectPort;
   const load = startChild<LoadResult>(new URL("./transport/load.ts", import.meta.url), [kind, String(port), String(concurrency), String(seconds * 1000)]);
-  await load.ready;
-  // The load child warms up for 1.5 s before measuring; start the server's CPU clock then.
-  await new Promise((r) => setTimeout(r, 1500));
-  server.send({ phase: "start" });
-  const result = await load.result;
-  server.send({ phase: "end" });
-  const [{ cpuMicros }] = (await once(server.process, "message")) as [{ cpuMicros: number }];
-  await load.stop();
-  return { ...result, cpuMicrosPerCall: cpuMicros / result.calls };
+  const result = await loadWithServerCpu(server, load);
+  return { ...result, cpuMicrosPerCall: result.serverCpuMicrosPerCall };
 }
 
 const rows: Record<string, string | number>[] = [];

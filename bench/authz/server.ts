@@ -7,16 +7,9 @@
 import { authzModule } from "../../services/authz/module.js";
 import { loadConfig } from "../../services/runtime/config.js";
 import { startHost } from "../../services/runtime/host.js";
-import { report } from "../lib/child.js";
+import { report, serveCpuPhases } from "../lib/child.js";
 
 const host = await startHost(loadConfig(), [authzModule], { gateway: false });
-let mark = process.cpuUsage();
-process.on("message", (message: { phase?: "start" | "end" }) => {
-  if (message.phase === "start") mark = process.cpuUsage();
-  if (message.phase === "end") {
-    const used = process.cpuUsage(mark);
-    process.send?.({ cpuMicros: used.user + used.system });
-  }
-});
+serveCpuPhases();
 process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
 report.ready({ grpcPort: host.grpcPort });

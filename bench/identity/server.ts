@@ -15,7 +15,7 @@ import { identityModule } from "../../services/identity/module.js";
 import { authzModule } from "../../services/authz/module.js";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
-import { report } from "../lib/child.js";
+import { report, serveCpuPhases } from "../lib/child.js";
 import { openTestDatabase } from "../../test/support/database.js";
 
 export const BENCH_PASSWORD = "Benchmark-password-2026";
@@ -47,13 +47,6 @@ for (let i = 0; i < USERS; i++) {
   logins.push(email);
 }
 
-let mark = process.cpuUsage();
-process.on("message", (message: { phase?: "start" | "end" }) => {
-  if (message.phase === "start") mark = process.cpuUsage();
-  if (message.phase === "end") {
-    const used = process.cpuUsage(mark);
-    process.send?.({ cpuMicros: used.user + used.system });
-  }
-});
+serveCpuPhases();
 process.on("SIGTERM", () => void host.stop().then(() => database?.drop()).finally(() => process.exit(0)));
 report.ready({ target, logins, database: config.databaseUrl ? "PostgreSQL" : "PGlite (embedded)", cache: config.redisUrl ? "Redis" : "in-process" });

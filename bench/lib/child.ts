@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -56,3 +57,37 @@ export const report = {
   result: (value: unknown) => process.send?.({ result: value }),
   error: (err: unknown) => process.send?.({ error: err instanceof Error ? err.message : String(err) }),
 };
+
+/**
+ * Inside a server child: answers the parent's `{ phase: "start" }` / `{ phase: "end" }` with the
+ * CPU time (µs) it used in between, so CPU per call can be computed.
+ */
+export function serveCpuPhases(): void {
+  let mark = process.cpuUsage();
+  process.on("message", (message: { phase?: "start" | "end" }) => {
+    if (message.phase === "start") mark = process.cpuUsage();
+    if (message.phase === "end") {
+      const used = process.cpuUsage(mark);
+      process.send?.({ cpuMicros: used.user + used.system });
+    }
+  });
+}
+
+/**
+ * In the parent: starts a load-generator child, lets it warm up (`warmupMs`, as the child does),
+ * and measures the server child's CPU time while the child measures; returns both.
+ */
+export async function loadWithServerCpu<R extends { calls: number }>(
+  server: ChildHandle<unknown>,
+  load: ChildHandle<R>,
+  warmupMs = 1500,
+): Promise<R & { serverCpuMicrosPerCall: number }> {
+  await load.ready;
+  await new Promise((resolve) => setTimeout(resolve, warmupMs));
+  server.send({ phase: "start" });
+  const result = await load.result;
+  server.send({ phase: "end" });
+  const [{ cpuMicros }] = (await once(server.process, "message")) as [{ cpuMicros: number }];
+  await load.stop();
+  return { ...result, serverCpuMicrosPerCall: cpuMicros / result.calls };
+}

@@ -12,7 +12,7 @@ import { Authenticator } from "../../services/runtime/auth/authenticator.js";
 import { TokenVerifier } from "../../services/runtime/auth/token-verifier.js";
 import { Metrics } from "../../services/runtime/metrics.js";
 import { createLogger } from "../../services/runtime/logger.js";
-import { report } from "../lib/child.js";
+import { report, serveCpuPhases } from "../lib/child.js";
 
 const check = async (req: { subjectId: string; resource: string }) => ({ allowed: true, reason: `${req.subjectId} may ${req.resource}` });
 
@@ -27,13 +27,6 @@ const connect = createServer(connectNodeAdapter({ routes: (router) => router.ser
 await new Promise<void>((resolve) => connect.listen(0, "127.0.0.1", resolve));
 const connectPort = (connect.address() as AddressInfo).port;
 
-let mark = process.cpuUsage();
-process.on("message", (message: { phase?: "start" | "end" }) => {
-  if (message.phase === "start") mark = process.cpuUsage();
-  if (message.phase === "end") {
-    const used = process.cpuUsage(mark);
-    process.send?.({ cpuMicros: used.user + used.system });
-  }
-});
+serveCpuPhases();
 process.on("SIGTERM", () => process.exit(0));
 report.ready({ grpcPort, connectPort });
