@@ -1,9 +1,9 @@
+import type { Transaction } from "sequelize";
 import type { AuthzAdminService } from "../../../gen/rollcall/authz/v1/admin_pb.js";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../../runtime/errors.js";
 import type { ServiceImpl } from "../../runtime/grpc/context.js";
 import { pageOf, readPage } from "../../runtime/pagination.js";
 import { uuid } from "../../runtime/validate.js";
-import type { Transaction } from "sequelize";
 import { SYSTEM_ROLES } from "../policy/catalogue.js";
 import { roleCursor, type RoleRow } from "../store/role-store.js";
 import { color, description, grantScope, roleName } from "../validate.js";
