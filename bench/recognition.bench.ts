@@ -61,7 +61,7 @@ const byIdentity = new Map<string, string[]>();
 for (const [file, id] of labelled) if (embeddings.has(file!)) byIdentity.set(id!, [...(byIdentity.get(id!) ?? []), file!]);
 const index = new FaceIndex("bench", FlatTier.create(engine.model.dimension), [], new Date());
 let label = 0;
-for (const [id, files] of byIdentity) index.add([{ label: ++label, userId: id }], [embeddings.get(files[0]!)!]);
+for (const [id, files] of byIdentity) index.add([{ label: ++label, userId: id, faceLabel: BigInt(label) }], [embeddings.get(files[0]!)!]);
 let queries = 0;
 let top1 = 0;
 let top1AtThreshold = 0;

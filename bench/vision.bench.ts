@@ -47,7 +47,7 @@ if (!process.argv.includes("--skip-pipeline")) {
   // Identify inside the service: decode, detect, align, embed, search an index of 10,000 faces.
   const index = new FaceIndex("bench", FlatTier.create(engine.model.dimension), [], new Date());
   const { vectors } = syntheticFaces(10_000, engine.model.dimension, 0);
-  index.add(vectors.map((_, i) => ({ label: i + 1, userId: `user-${i}` })), vectors);
+  index.add(vectors.map((_, i) => ({ label: i + 1, userId: `user-${i}`, faceLabel: BigInt(i + 1) })), vectors);
   const identify = async () => {
     const image = await engine.decode(frame720);
     const faces = await engine.analyse(image, await engine.detect(image, { minScore: 0.7 }));

@@ -5,6 +5,7 @@ import type { ServiceModule } from "../runtime/service-module.js";
 import { loadVisionConfig } from "./config.js";
 import { EventsPublisher } from "./domain/frames/events-publisher.js";
 import { FrameProcessor } from "./domain/frames/frame-processor.js";
+import { PersonDirectory } from "./domain/people.js";
 import { createVisionCore } from "./domain/vision-core.js";
 import { faceHandlers } from "./handlers/faces.js";
 import { consumeFrames } from "./handlers/frames-consumer.js";
@@ -37,11 +38,11 @@ export const visionModule: ServiceModule = {
     const frames = new FrameProcessor(core, new EventsPublisher(bus), visionConfig, logger, (outcome) => framesTotal.inc({ outcome }));
     server.register(VisionService, {
       ...recognitionHandlers(core, authz),
-      ...faceHandlers(core, authz),
+      ...faceHandlers(core, authz, new PersonDirectory(clients)),
       ...indexHandlers(core, authz),
       ...streamHandlers(frames, audit, visionConfig.streamQueue),
     });
-    const consumer = await consumeFrames(bus, frames, audit, logger);
+    const consumer = await consumeFrames(bus, frames, audit, logger, server.authenticator);
     return {
       async stop() {
         await consumer.stop();

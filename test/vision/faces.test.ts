@@ -17,6 +17,8 @@ const THRESHOLDS: Thresholds = { match: 0.45, lowConfidenceMargin: 0.07 };
 const ORG = randomUUID();
 const OTHER_ORG = randomUUID();
 const [ALICE, BOB, CAROL] = [randomUUID(), randomUUID(), randomUUID()];
+// Identity's face labels are stable per person; here each user's is derived from its id.
+const person = (userId: string) => ({ userId, faceLabel: BigInt(parseInt(userId.slice(0, 8), 16)) });
 
 describe("vision faces: enrolment, index, recognition (domain, real Postgres and FAISS)", function () {
   this.timeout(60_000);
@@ -27,7 +29,7 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
   const newCore = async (env: Record<string, string> = {}) =>
     createVisionCore({ config: testVisionConfig(env), db: database.db, dataDir, logger, engine: await testEngine(), persistDelayMs: 20 });
   const enrol = async (userId: string, files: string[], org = ORG, on = core) =>
-    on.enrolment.enrol(org, userId, await Promise.all(files.map(async (f) => ({ filename: f, content: await photo(f) }))));
+    on.enrolment.enrol(org, person(userId), await Promise.all(files.map(async (f) => ({ filename: f, content: await photo(f) }))));
   const identify = async (file: string, org = ORG, on = core) => on.recognition.identify(org, await on.engine.decode(await photo(file)), THRESHOLDS);
 
   before(async () => {
@@ -44,7 +46,7 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
 
   it("enrols good photos and rejects each bad one with its reason, naming the photo", async () => {
     const blurred = await sharp(await photo("identities/img29.jpg")).blur(6).jpeg().toBuffer();
-    const outcome = await core.enrolment.enrol(ORG, ALICE, [
+    const outcome = await core.enrolment.enrol(ORG, person(ALICE), [
       { filename: "a.jpg", content: await photo("identities/img26.jpg") },
       { filename: "cat.png", content: await photo("noface/chelsea.png") },
       { filename: "two.jpg", content: await photo("group/couple.jpg") },
@@ -97,6 +99,7 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
   it("identifies enrolled people, leaves others unknown, and never crosses organisations", async () => {
     const [bob] = await identify("identities/img10.jpg");
     assert.equal(bob!.match?.userId, BOB);
+    assert.equal(bob!.match?.faceLabel, person(BOB).faceLabel, "a match names the person's face label");
     assert.ok(bob!.match!.similarity >= THRESHOLDS.match);
     const [alice] = await identify("identities/img44.jpg");
     assert.equal(alice!.match?.userId, ALICE);
@@ -162,7 +165,10 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
 
     const restarted = await newCore();
     assert.deepEqual(await restarted.registry.openAll(), { loaded: 1, rebuilt: 0, empty: 0 });
-    assert.equal((await identify("identities/img10.jpg", ORG, restarted))[0]!.match?.userId, BOB);
+    assert.deepEqual(
+      [(await identify("identities/img10.jpg", ORG, restarted))[0]!.match?.userId, (await identify("identities/img10.jpg", ORG, restarted))[0]!.match?.faceLabel],
+      [BOB, person(BOB).faceLabel],
+    );
 
     // Out of date: a face deleted behind this process's back.
     const sql = new Sql(database.db.sequelize);
@@ -175,7 +181,7 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
     await writeFile(path.join(dataDir, "vision", "index", `${ORG}.index`), "garbage");
     const afterDamage = await newCore();
     assert.deepEqual(await afterDamage.registry.openAll(), { loaded: 0, rebuilt: 1, empty: 0 });
-    assert.equal((await identify("identities/img10.jpg", ORG, afterDamage))[0]!.match?.userId, BOB);
+    assert.equal((await identify("identities/img10.jpg", ORG, afterDamage))[0]!.match?.faceLabel, person(BOB).faceLabel, "rebuilt from Postgres with the face label");
     await afterDamage.registry.stop();
   });
 
@@ -198,5 +204,6 @@ describe("vision faces: enrolment, index, recognition (domain, real Postgres and
     const reopened = await restarted.registry.get(org);
     assert.deepEqual([reopened.kind, reopened.count], ["HNSW", 3]);
     assert.equal((await identify("identities/img9.jpg", org, restarted))[0]!.match?.userId, CAROL);
+    assert.equal((await identify("identities/img9.jpg", org, restarted))[0]!.match?.faceLabel, person(CAROL).faceLabel);
   });
 });

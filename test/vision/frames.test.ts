@@ -22,6 +22,10 @@ import { recognitionEventId } from "../../services/vision/domain/frames/event-id
 import { consumeFrames } from "../../services/vision/handlers/frames-consumer.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { openTestBus, type TestBus } from "../support/bus.js";
+import { newSigner, signToken } from "../support/tokens.js";
+import { createLocalJWKSet } from "jose";
+import { Authenticator } from "../../services/runtime/auth/authenticator.js";
+import { TokenVerifier } from "../../services/runtime/auth/token-verifier.js";
 import { photo, testEngine, testVisionConfig } from "./support.js";
 
 const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
@@ -67,7 +71,7 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
     testBus = await openTestBus();
     dataDir = await mkdtemp(path.join(tmpdir(), "vision-frames-"));
     core = await createVisionCore({ config: testVisionConfig(), db: database.db, dataDir, logger, engine: await testEngine(), persistDelayMs: 20 });
-    await core.enrolment.enrol(ORG, ALICE, [{ filename: "alice.jpg", content: await photo("identities/img1.jpg") }]);
+    await core.enrolment.enrol(ORG, { userId: ALICE, faceLabel: 41n }, [{ filename: "alice.jpg", content: await photo("identities/img1.jpg") }]);
     processor = new FrameProcessor(core, new EventsPublisher(testBus.bus), { staleFrameMs: 5_000 }, logger);
     await testBus.bus.ensureStream(STREAMS.recognitions);
     await testBus.bus.ensureStream(STREAMS.events);
@@ -98,6 +102,7 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
     const event = fromBinary(RecognitionEventSchema, recognitions.messages[0]!.data);
     assert.equal(recognitions.messages[0]!.subject, `recognitions.${ORG}`);
     assert.deepEqual([event.eventId, event.userId, event.deviceId, event.frameId, event.unknown], [outcome.faces[0]!.eventId, ALICE, DEVICE, input.frameId, false]);
+    assert.equal(event.faceLabel, 41n, "the person's face label from identity travels with the event");
     assert.ok(event.similarity >= 0.45);
   });
 
@@ -168,7 +173,10 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
 
   it("consumes the FRAMES queue: recognises, and rejects and audits a frame for another device", async () => {
     const audit = collect(testBus, STREAMS.audit.name);
-    const consumer = await consumeFrames(testBus.bus, processor, new AuditPublisher(testBus.bus, "vision", logger), logger);
+    const signer = await newSigner();
+    const authenticator = new Authenticator(new TokenVerifier({ issuer: "rollcall", audience: "rollcall", keys: createLocalJWKSet({ keys: [signer.publicJwk] }) }));
+    const deviceToken = await signToken(signer, { typ: "device", sub: DEVICE, org: ORG, roles: [] });
+    const consumer = await consumeFrames(testBus.bus, processor, new AuditPublisher(testBus.bus, "vision", logger), logger, authenticator);
     try {
       const publish = (subjectDevice: string, payloadDevice: string) => {
         const message = create(FrameMessageSchema, {
@@ -176,7 +184,7 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
           publishedAt: timestampFromDate(new Date()),
           frame: { deviceId: payloadDevice, frameId: randomUUID(), sequence: ++sequence, captureTime: timestampFromDate(new Date()), payload: { case: "image", value: aliceFrame } },
         });
-        return testBus.bus.publish(`frames.${ORG}.${subjectDevice}`, toBinary(FrameMessageSchema, message), { msgId: message.frame!.frameId });
+        return testBus.bus.publish(`frames.${ORG}.${subjectDevice}`, toBinary(FrameMessageSchema, message), { msgId: message.frame!.frameId, headers: { authorization: `Bearer ${deviceToken}` } });
       };
       const before = recognitions.messages.length;
       await publish(DEVICE, DEVICE);

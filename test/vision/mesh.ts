@@ -4,15 +4,14 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { status } from "@grpc/grpc-js";
 import type { JWK } from "jose";
-import { AuthzAdminService } from "../../gen/rollcall/authz/v1/admin_pb.js";
+import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
+import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { VisionService } from "../../gen/rollcall/vision/v1/vision_pb.js";
 import { loadConfig } from "../../services/runtime/config.js";
 import { startHost, type RunningHost } from "../../services/runtime/host.js";
 import { createLogger } from "../../services/runtime/logger.js";
 import { createClient } from "../../services/runtime/grpc/client.js";
-import type { AppError } from "../../services/runtime/errors.js";
 import { SERVICE_MODULES } from "../../services/modules.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { newSigner, signToken } from "../support/tokens.js";
@@ -24,14 +23,20 @@ export interface TestMesh {
   org: string;
   users: { admin: string; member: string; device: string };
   tokens: { admin: string; member: string; device: string; service: string };
-  /** False while the authz service answers UNIMPLEMENTED (calls needing a decision cannot pass). */
-  authzReady: boolean;
+  /** The member's face label in identity (what recognitions carry). */
+  memberFaceLabel: bigint;
+  /** Identity's user service, as the administrator. */
+  identityUsers: ReturnType<typeof createClient<typeof UserService>>;
   stop(): Promise<void>;
 }
 
+const ADMIN_PASSWORD = "bootstrap-Vision-passw0rd!";
+
 /**
  * The whole mesh as `npm start` runs it (own data dir, database, bus namespace), trusting a test
- * signing key beside identity's own, with one organisation seeded in authz: `admin` holds ADMIN.
+ * signing key beside identity's own. The organisation and its people are real identity records:
+ * the bootstrap "default" organisation, its administrator (ADMIN), and a member (USER); the
+ * device and service tokens are signed by the test key.
  */
 export async function startTestMesh(): Promise<TestMesh> {
   process.env.ROLLCALL_MODELS_DIR ??= MODELS_DIR;
@@ -43,33 +48,33 @@ export async function startTestMesh(): Promise<TestMesh> {
   const env: Record<string, string> = {
     ROLLCALL_GRPC_PORT: "0", ROLLCALL_ADMIN_PORT: String(adminPort), ROLLCALL_GATEWAY_PORT: "0", ROLLCALL_DATA_DIR: dataDir,
     ROLLCALL_BUS_NAMESPACE: `t${process.pid}x${randomBytes(3).toString("hex")}`, ROLLCALL_JWKS_URL: jwks.url, LOG_LEVEL: "silent",
+    ROLLCALL_CACHE_PREFIX: `test:${process.pid}:${randomBytes(3).toString("hex")}:`, ROLLCALL_BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
   };
   if (database) env.DATABASE_URL = database.url;
   for (const name of ["REDIS_URL", "NATS_URL"]) if (process.env[name]) env[name] = process.env[name]!;
   const host = await startHost(loadConfig(env), SERVICE_MODULES, { gateway: false, logger: createLogger("silent") });
-  const org = randomUUID();
-  const users = { admin: randomUUID(), member: randomUUID(), device: randomUUID() };
+  const target = `127.0.0.1:${host.grpcPort}`;
+
+  const login = await createClient(AuthService, target).login({ organizationCode: "default", login: "admin@default.rollcall.local", password: ADMIN_PASSWORD });
+  const admin = login.user!;
+  const org = admin.organizationId;
+  const identityUsers = createClient(UserService, target, { bearer: () => login.tokens!.accessToken });
+  const { user: member } = await identityUsers.createUser({
+    organizationId: org, username: "member", email: "member@example.com", password: "Correct-horse-battery-9", firstName: "Mem", lastName: "Ber", roles: ["USER"],
+  });
+  const users = { admin: admin.id, member: member!.id, device: randomUUID() };
   const tokens = {
-    admin: await signToken(signer, { sub: users.admin, org, roles: ["ADMIN"] }),
+    admin: login.tokens!.accessToken,
     member: await signToken(signer, { sub: users.member, org, roles: ["USER"] }),
     device: await signToken(signer, { typ: "device", sub: users.device, org, roles: [] }),
     service: await signToken(signer, { typ: "service", sub: "vision-test", org, roles: [] }),
   };
-  let authzReady = false;
-  const authz = createClient(AuthzAdminService, `127.0.0.1:${host.grpcPort}`);
-  try {
-    await authz.seedOrganization({ organizationId: org, adminUserId: users.admin }, { bearer: tokens.service });
-    authzReady = true;
-  } catch (err) {
-    if ((err as AppError).code !== status.UNIMPLEMENTED) throw err;
-  } finally {
-    authz.close();
-  }
-  const vision = createClient(VisionService, `127.0.0.1:${host.grpcPort}`);
+  const vision = createClient(VisionService, target);
   return {
-    host, vision, org, users, tokens, authzReady,
+    host, vision, org, users, tokens, memberFaceLabel: member!.profile!.faceLabel, identityUsers,
     async stop() {
       vision.close();
+      identityUsers.close();
       await host.stop();
       await jwks.close();
       await database?.drop();

@@ -27,11 +27,6 @@ describe("VisionService over gRPC (the real mesh)", function () {
     await mesh?.stop();
   });
 
-  const needsAuthz = (ctx: Mocha.Context) => {
-    // Pending until the authz service answers Check (it answered UNIMPLEMENTED at seeding).
-    if (!mesh.authzReady) ctx.skip();
-  };
-
   it("detects faces for any signed-in caller, and refuses callers without a token", async () => {
     const res = await vision.detect({ image: await photo("group/couple.jpg") }, { bearer: tokens.member });
     assert.equal(res.faces.length, 2);
@@ -80,8 +75,7 @@ describe("VisionService over gRPC (the real mesh)", function () {
     }, (err: AppError) => err.code === status.PERMISSION_DENIED && /needs a device token/.test(err.message));
   });
 
-  it("enrols, identifies, verifies, lists and deletes faces under authz", async function () {
-    needsAuthz(this);
+  it("enrols, identifies, verifies, lists and deletes faces under authz", async () => {
     const bearer = tokens.admin;
     const enrolled = await vision.enrol(
       { userId: MEMBER, photos: [{ filename: "one.jpg", content: await photo("identities/img1.jpg") }, { filename: "cat.png", content: await photo("noface/chelsea.png") }] },
@@ -93,6 +87,7 @@ describe("VisionService over gRPC (the real mesh)", function () {
 
     const identified = await vision.identify({ image: await photo("identities/img2.jpg") }, { bearer });
     assert.equal(identified.faces[0]!.match?.userId, MEMBER);
+    assert.equal(identified.faces[0]!.match?.faceLabel, mesh.memberFaceLabel, "the person's face label from identity");
     assert.equal(identified.threshold.toFixed(2), "0.45");
     const verified = await vision.verify({ image: await photo("identities/img4.jpg"), userId: MEMBER }, { bearer });
     assert.equal(verified.match, true);
@@ -114,13 +109,26 @@ describe("VisionService over gRPC (the real mesh)", function () {
     assert.equal((await vision.identify({ image: await photo("identities/img2.jpg") }, { bearer })).faces[0]!.unknown, true);
   });
 
-  it("refuses what the caller's roles do not grant, and other organisations", async function () {
-    needsAuthz(this);
+  it("refuses what the caller's roles do not grant, and other organisations", async () => {
     await assert.rejects(vision.identify({ image: await photo("identities/img2.jpg") }, { bearer: tokens.member }), code(status.PERMISSION_DENIED));
     await assert.rejects(
       vision.enrol({ userId: ADMIN, photos: [{ filename: "x.jpg", content: await photo("identities/img1.jpg") }] }, { bearer: tokens.member }),
       code(status.PERMISSION_DENIED),
     );
     await assert.rejects(vision.indexStats({ organizationId: randomUUID() }, { bearer: tokens.admin }), code(status.PERMISSION_DENIED));
+  });
+
+  it("enrols only people identity knows in the caller's organisation, and not deleted ones", async () => {
+    const photos = [{ filename: "one.jpg", content: await photo("identities/img5.jpg") }];
+    const stranger = randomUUID();
+    await assert.rejects(vision.enrol({ userId: stranger, photos }, { bearer: tokens.admin }), (err: AppError) =>
+      err.code === status.NOT_FOUND && err.message.includes(stranger));
+    const { user } = await mesh.identityUsers.createUser({
+      organizationId: ORG, username: "leaver", email: "leaver@example.com", password: "Correct-horse-battery-9", firstName: "Lea", lastName: "Ver",
+    });
+    await mesh.identityUsers.deleteUser({ userId: user!.id });
+    await assert.rejects(vision.enrol({ userId: user!.id, photos }, { bearer: tokens.admin }), (err: AppError) =>
+      err.code === status.NOT_FOUND && err.message.includes(user!.id));
+    assert.equal((await vision.listFaces({ userId: user!.id }, { bearer: tokens.admin })).faces.length, 0, "nothing was stored");
   });
 });

@@ -1,3 +1,4 @@
+import { permissionDenied } from "../errors.js";
 import type { CallContext } from "../grpc/context.js";
 
 export type ScopeName = "ALL" | "OWN" | "NONE";
@@ -38,4 +39,16 @@ export interface Authorizer {
   resolveScope(ctx: CallContext, resource: string, action: string): Promise<ScopeName>;
   /** The decision without throwing, e.g. to show what a user may do. */
   check(ctx: CallContext, resource: string, action: string, options?: CheckOptions): Promise<AuthzDecision>;
+}
+
+/**
+ * For acts on every object of a resource at once (search all faces, rebuild an index, list
+ * everyone): a grant with scope OWN is not enough, ALL is needed. Throws PERMISSION_DENIED
+ * saying so.
+ */
+export async function authorizeAll(authz: Authorizer, ctx: CallContext, resource: string, action: string): Promise<void> {
+  const scope = await authz.resolveScope(ctx, resource, action);
+  if (scope !== "ALL") {
+    throw permissionDenied(`not allowed to ${action} every object of ${resource}: this needs ${resource}:${action} with scope ALL, the caller has ${scope}`);
+  }
 }

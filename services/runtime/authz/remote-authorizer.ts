@@ -1,7 +1,7 @@
 import { AuthzService, Scope } from "../../../gen/rollcall/authz/v1/authz_pb.js";
 import type { Bus, Subscription } from "../bus/bus.js";
 import { permissionDenied, unauthenticated } from "../errors.js";
-import type { CallContext } from "../grpc/context.js";
+import { callerBearer, type CallContext } from "../grpc/context.js";
 import type { Logger } from "../logger.js";
 import type { MeshClients } from "../mesh-clients.js";
 import { uuid } from "../validate.js";
@@ -103,7 +103,7 @@ export class RemoteAuthorizer implements Authorizer {
   }
 
   private async ask(ctx: CallContext, request: { subjectId: string; organizationId: string; resource: string; action: string; ownerId?: string; atLeastRevision?: bigint }): Promise<AuthzDecision> {
-    const res = await this.clients.get(AuthzService).check(request, { parent: ctx, bearer: bearerOf(ctx), timeoutMs: this.options.timeoutMs ?? 3000 });
+    const res = await this.clients.get(AuthzService).check(request, { parent: ctx, bearer: callerBearer(ctx), timeoutMs: this.options.timeoutMs ?? 3000 });
     return { allowed: res.allowed, reason: res.reason, decidedByRole: res.decidedByRole, scope: SCOPES[res.scope] ?? "NONE", revision: res.revision };
   }
 
@@ -137,10 +137,4 @@ export class RemoteAuthorizer implements Authorizer {
     for (const org of this.organizations.values()) org.decisions.clear();
     this.entries = 0;
   }
-}
-
-/** The caller's own token travels on, so authz sees who asks. */
-function bearerOf(ctx: CallContext): string | undefined {
-  const header = ctx.metadata.get("authorization")[0];
-  return typeof header === "string" ? header.replace(/^Bearer\s+/i, "") : undefined;
 }

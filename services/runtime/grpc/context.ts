@@ -25,6 +25,12 @@ export interface CallContext {
   readonly logger: Logger;
 }
 
+/** The caller's own token, to pass on when this service calls another on the caller's behalf. */
+export function callerBearer(ctx: Pick<CallContext, "metadata">): string | undefined {
+  const header = ctx.metadata.get("authorization")[0];
+  return typeof header === "string" ? header.replace(/^Bearer\s+/i, "") : undefined;
+}
+
 type Init<M extends DescMessage> = MessageInitShape<M>;
 type Shape<M extends DescMessage> = MessageShape<M>;
 

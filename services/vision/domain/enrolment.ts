@@ -29,6 +29,12 @@ export interface EnrolResult {
   detection?: Detection;
 }
 
+/** Who is enrolled: the identity user and their stable face label. */
+export interface Person {
+  userId: string;
+  faceLabel: bigint;
+}
+
 export interface EnrolOutcome {
   results: EnrolResult[];
   faceCount: number;
@@ -67,7 +73,8 @@ export interface EnrolmentDeps {
 export class Enrolment {
   constructor(private readonly deps: EnrolmentDeps) {}
 
-  async enrol(organizationId: string, userId: string, photos: readonly EnrolPhoto[]): Promise<EnrolOutcome> {
+  async enrol(organizationId: string, person: Person, photos: readonly EnrolPhoto[]): Promise<EnrolOutcome> {
+    const { userId, faceLabel } = person;
     const checked: (Candidate | EnrolResult)[] = [];
     for (const photo of photos) checked.push(await this.check(photo));
     const { db, repo, images, engine, config } = this.deps;
@@ -111,7 +118,7 @@ export class Enrolment {
             quality: face.quality, capturedAt: null, deviceId: null,
           });
           const label = await repo.insertEmbedding(tx, organizationId, {
-            id: randomUUID(), userId, imageId: faceId, vector: face.embedding, model: engine.model.name, modelSha256: engine.model.sha256,
+            id: randomUUID(), userId, imageId: faceId, vector: face.embedding, model: engine.model.name, modelSha256: engine.model.sha256, faceLabel,
           });
           added.push({ label, vector: face.embedding });
           hashes.add(item.sha256);
@@ -121,7 +128,7 @@ export class Enrolment {
         }
         return { results, faceCount: count, added };
       });
-      await this.deps.registry.add(organizationId, added.map((a) => ({ label: a.label, userId })), added.map((a) => a.vector));
+      await this.deps.registry.add(organizationId, added.map((a) => ({ label: a.label, userId, faceLabel })), added.map((a) => a.vector));
       return { results, faceCount, faceLimit: config.enrol.faceLimit };
     } catch (err) {
       // The transaction rolled back: the image files written for it are orphans.

@@ -14,7 +14,7 @@ export interface RecognisedFace {
   quality: FaceQuality;
   embedding: Float32Array;
   /** Set when the best enrolled face reaches the threshold. */
-  match?: { userId: string; similarity: number };
+  match?: { userId: string; faceLabel: bigint; similarity: number };
   /** Best similarity found, matched or not; -1 when the index is empty. */
   bestSimilarity: number;
   bestUserId?: string;
@@ -60,7 +60,7 @@ export class Recognition {
         detection: face.detection,
         quality: face.quality,
         embedding: face.embedding,
-        match: matched ? { userId: best.userId, similarity } : undefined,
+        match: matched ? { userId: best.userId, faceLabel: best.faceLabel, similarity } : undefined,
         bestSimilarity: similarity,
         bestUserId: best?.userId,
         unknown: !matched,

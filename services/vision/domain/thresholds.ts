@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { ConfigService } from "../../../gen/rollcall/identity/v1/config_pb.js";
 import { AppError } from "../../runtime/errors.js";
-import type { CallContext } from "../../runtime/grpc/context.js";
+import { callerBearer, type CallContext } from "../../runtime/grpc/context.js";
 import type { Logger } from "../../runtime/logger.js";
 import type { MeshClients } from "../../runtime/mesh-clients.js";
 
@@ -46,10 +46,9 @@ export class OrganizationThresholds implements ThresholdSource {
 
   private async read(organizationId: string, key: string, ctx: CallContext, fallback: number): Promise<number> {
     try {
-      const bearer = ctx.metadata.get("authorization")[0];
       const res = await this.clients!.get(ConfigService).getConfig(
         { organizationId, key },
-        { parent: ctx, bearer: typeof bearer === "string" ? bearer.replace(/^Bearer\s+/i, "") : undefined, timeoutMs: 2_000 },
+        { parent: ctx, bearer: callerBearer(ctx), timeoutMs: 2_000 },
       );
       const value = res.entry?.value?.kind;
       if (value?.case === "numberValue" && value.value >= -1 && value.value <= 1) return value.value;

@@ -25,7 +25,7 @@ export function detectedFace(d: Detection): MessageInitShape<typeof DetectedFace
 export function identifiedFace(f: RecognisedFace, eventId = ""): MessageInitShape<typeof IdentifiedFaceSchema> {
   return {
     face: detectedFace(f.detection),
-    match: f.match ? { userId: f.match.userId, similarity: f.match.similarity, faceLabel: 0n } : undefined,
+    match: f.match ? { userId: f.match.userId, similarity: f.match.similarity, faceLabel: f.match.faceLabel } : undefined,
     unknown: f.unknown,
     lowConfidence: f.lowConfidence,
     eventId,

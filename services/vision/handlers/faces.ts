@@ -1,7 +1,8 @@
 import { invalidArgument, notFound } from "../../runtime/errors.js";
-import type { Authorizer } from "../../runtime/authz/authorizer.js";
+import { authorizeAll, type Authorizer } from "../../runtime/authz/authorizer.js";
 import type { ServiceImpl } from "../../runtime/grpc/context.js";
 import { EnrolRejectReason, type VisionService } from "../../../gen/rollcall/vision/v1/vision_pb.js";
+import type { PersonDirectory } from "../domain/people.js";
 import type { VisionCore } from "../domain/vision-core.js";
 import { REJECT_REASONS, detectedFace, face } from "./convert.js";
 import { organizationOf, requireUuid } from "./request.js";
@@ -9,7 +10,7 @@ import { organizationOf, requireUuid } from "./request.js";
 const MAX_PHOTOS = 5;
 
 /** Enrol, ListFaces, DeleteFace, DeleteUserFaces. */
-export function faceHandlers(core: VisionCore, authz: Authorizer): ServiceImpl<typeof VisionService> {
+export function faceHandlers(core: VisionCore, authz: Authorizer, people: PersonDirectory): ServiceImpl<typeof VisionService> {
   return {
     async enrol(req, ctx) {
       const org = organizationOf(ctx);
@@ -22,7 +23,8 @@ export function faceHandlers(core: VisionCore, authz: Authorizer): ServiceImpl<t
         if (p.content.length === 0) throw invalidArgument(`photos[${i}].content`, "is empty");
       });
       await authz.authorize(ctx, "faces", "create", userId);
-      const outcome = await core.enrolment.enrol(org, userId, req.photos.map((p, i) => ({ filename: p.filename || `photo ${i + 1}`, content: p.content })));
+      const person = await people.enrollable(org, userId, ctx);
+      const outcome = await core.enrolment.enrol(org, person, req.photos.map((p, i) => ({ filename: p.filename || `photo ${i + 1}`, content: p.content })));
       return {
         results: outcome.results.map((r, i) => ({
           filename: req.photos[i]!.filename,
@@ -50,7 +52,8 @@ export function faceHandlers(core: VisionCore, authz: Authorizer): ServiceImpl<t
       const existing = await core.library.get(org, faceId);
       // Authorised against the owner when the face exists; otherwise only a caller with
       // delete rights on every face learns that it does not.
-      await authz.authorize(ctx, "faces", "delete", existing?.user_id ?? undefined);
+      if (existing?.user_id) await authz.authorize(ctx, "faces", "delete", existing.user_id);
+      else await authorizeAll(authz, ctx, "faces", "delete");
       const deleted = existing && (await core.library.deleteFace(org, faceId));
       if (!deleted) throw notFound("face", faceId);
       return { faceCount: deleted.remaining };

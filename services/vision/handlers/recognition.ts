@@ -1,5 +1,5 @@
 import { invalidArgument, failedPrecondition } from "../../runtime/errors.js";
-import type { Authorizer } from "../../runtime/authz/authorizer.js";
+import { authorizeAll, type Authorizer } from "../../runtime/authz/authorizer.js";
 import type { ServiceImpl } from "../../runtime/grpc/context.js";
 import type { VisionService } from "../../../gen/rollcall/vision/v1/vision_pb.js";
 import type { VisionCore } from "../domain/vision-core.js";
@@ -21,7 +21,8 @@ export function recognitionHandlers(core: VisionCore, authz: Authorizer): Servic
     async identify(req, ctx) {
       const org = organizationOf(ctx, req.organizationId);
       const maxFaces = maxFacesOf(req.maxFaces);
-      await authz.authorize(ctx, "faces", "read");
+      // A 1:N search reads every enrolled face of the organisation.
+      await authorizeAll(authz, ctx, "faces", "read");
       const image = await decodeRequestImage(core, "image", req.image);
       const thresholds = await core.thresholds.forOrganization(org, ctx);
       const faces = await core.recognition.identify(org, image, thresholds, maxFaces);

@@ -39,11 +39,15 @@ export interface NewEmbedding {
   vector: Float32Array;
   model: string;
   modelSha256: string;
+  /** The person's label from identity. */
+  faceLabel: bigint;
 }
 
 export interface EmbeddingRow {
   index_label: string;
   user_id: string;
+  /** Null for embeddings stored before face labels were recorded. */
+  face_label: string | null;
   image_id: string;
   vector: Buffer;
 }
@@ -102,9 +106,9 @@ export class FacesRepo {
   async insertEmbedding(tx: Transaction, organizationId: string, e: NewEmbedding): Promise<number> {
     const row = await this.sql.row<{ index_label: string }>(
       tx,
-      `INSERT INTO vision.face_embeddings (id, organization_id, user_id, image_id, vector, model, model_sha256)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING index_label`,
-      [e.id, organizationId, e.userId, e.imageId, vectorToBytes(e.vector), e.model, e.modelSha256],
+      `INSERT INTO vision.face_embeddings (id, organization_id, user_id, image_id, vector, model, model_sha256, face_label)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING index_label`,
+      [e.id, organizationId, e.userId, e.imageId, vectorToBytes(e.vector), e.model, e.modelSha256, e.faceLabel.toString()],
     );
     return Number(row!.index_label);
   }
@@ -123,7 +127,7 @@ export class FacesRepo {
   userEmbeddings(tx: Transaction, userId: string, model: string): Promise<EmbeddingRow[]> {
     return this.sql.rows<EmbeddingRow>(
       tx,
-      "SELECT index_label, user_id, image_id, vector FROM vision.face_embeddings WHERE user_id = $1 AND model = $2",
+      "SELECT index_label, user_id, face_label, image_id, vector FROM vision.face_embeddings WHERE user_id = $1 AND model = $2",
       [userId, model],
     );
   }
@@ -132,7 +136,7 @@ export class FacesRepo {
   allEmbeddings(tx: Transaction, model: string, withVectors: boolean): Promise<EmbeddingRow[]> {
     return this.sql.rows<EmbeddingRow>(
       tx,
-      `SELECT index_label, user_id, image_id${withVectors ? ", vector" : ""} FROM vision.face_embeddings WHERE model = $1 ORDER BY index_label`,
+      `SELECT index_label, user_id, face_label, image_id${withVectors ? ", vector" : ""} FROM vision.face_embeddings WHERE model = $1 ORDER BY index_label`,
       [model],
     );
   }

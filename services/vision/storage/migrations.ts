@@ -47,4 +47,12 @@ export const VISION_MIGRATIONS: readonly Migration[] = [
       await enableTenantIsolation(ctx, "vision.face_embeddings");
     },
   },
+  {
+    name: "0002_face_label",
+    async up(ctx) {
+      // The person's stable label from identity (user_profiles.face_label), carried with every
+      // embedding so that a match names it without asking identity on the hot path.
+      await ctx.sql(`ALTER TABLE vision.face_embeddings ADD COLUMN face_label bigint`);
+    },
+  },
 ];

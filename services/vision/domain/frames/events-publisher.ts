@@ -48,7 +48,7 @@ export class EventsPublisher {
       deviceId: seen.deviceId,
       userId: face.match?.userId,
       similarity: face.bestSimilarity,
-      faceLabel: 0n,
+      faceLabel: face.match?.faceLabel ?? 0n,
       captureTime: timestampFromDate(seen.captureTime),
       frameId: seen.frameId,
       sequence: seen.sequence,

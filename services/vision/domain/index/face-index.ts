@@ -3,15 +3,18 @@ import type { IndexKind, Neighbour, VectorTier } from "./tiers.js";
 export interface IndexedFace {
   label: number;
   userId: string;
+  /** The person's stable label from identity (0 when not recorded). */
+  faceLabel: bigint;
 }
 
 export interface IndexMatch extends Neighbour {
   userId: string;
+  faceLabel: bigint;
 }
 
 /** One organisation's index: the vector tier plus which user each label belongs to. */
 export class FaceIndex {
-  private readonly owners = new Map<number, string>();
+  private readonly owners = new Map<number, { userId: string; faceLabel: bigint }>();
   private labelSum = 0n;
 
   constructor(
@@ -63,13 +66,13 @@ export class FaceIndex {
     return this.tierImpl
       .search(vector, k)
       .flatMap((n) => {
-        const userId = this.owners.get(n.label);
-        return userId ? [{ ...n, userId }] : [];
+        const owner = this.owners.get(n.label);
+        return owner ? [{ ...n, ...owner }] : [];
       });
   }
 
   private own(face: IndexedFace): void {
-    this.owners.set(face.label, face.userId);
+    this.owners.set(face.label, { userId: face.userId, faceLabel: face.faceLabel });
     this.labelSum += BigInt(face.label);
   }
 }

@@ -1,6 +1,6 @@
 import type { Database } from "../../../runtime/db/index.js";
 import type { Logger } from "../../../runtime/logger.js";
-import { bytesToVector, type FacesRepo } from "../../storage/faces-repo.js";
+import { bytesToVector, type EmbeddingRow, type FacesRepo } from "../../storage/faces-repo.js";
 import type { EmbeddingModel } from "../pipeline/engine.js";
 import { FaceIndex, type IndexedFace } from "./face-index.js";
 import type { IndexFiles, IndexManifest } from "./index-files.js";
@@ -169,7 +169,7 @@ export class IndexRegistry {
         ? await FlatTier.load(file, model.dimension, manifest.labels ?? [])
         : HnswTier.load(file, model.dimension, this.options.hnsw, manifest.count);
     const rows = await db.withTenant(organizationId, (tx) => repo.allEmbeddings(tx, model.name, false));
-    const owners = rows.map((r) => ({ label: Number(r.index_label), userId: r.user_id }));
+    const owners = rows.map(indexedFace);
     return new FaceIndex(organizationId, tier, owners, new Date(manifest.builtAt));
   }
 
@@ -178,7 +178,7 @@ export class IndexRegistry {
     const { db, repo, model, annThreshold } = this.options;
     const started = performance.now();
     const rows = await db.withTenant(organizationId, (tx) => repo.allEmbeddings(tx, model.name, true));
-    const faces = rows.map((r) => ({ label: Number(r.index_label), userId: r.user_id }));
+    const faces = rows.map(indexedFace);
     const vectors = rows.map((r) => bytesToVector(r.vector));
     let index: FaceIndex;
     if (rows.length >= annThreshold) {
@@ -203,4 +203,8 @@ export class IndexRegistry {
       labels: index.tier instanceof FlatTier ? [...index.tier.positionLabels()] : undefined,
     });
   }
+}
+
+function indexedFace(row: EmbeddingRow): IndexedFace {
+  return { label: Number(row.index_label), userId: row.user_id, faceLabel: BigInt(row.face_label ?? 0) };
 }
