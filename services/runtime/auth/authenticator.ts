@@ -19,13 +19,26 @@ export class Authenticator {
     }
     return this.verifier.verify(token);
   }
+
+  /**
+   * The same check for a token that came another way than gRPC metadata (a NATS message's
+   * `authorization` header): required, `Bearer <jwt>`, verified.
+   */
+  async authenticateHeader(header: string | undefined, where: string): Promise<Caller> {
+    if (header === undefined) throw unauthenticated(`${where} needs an access token: 'authorization: Bearer <token>'`);
+    const match = BEARER.exec(header.trim());
+    if (!match) throw unauthenticated(`${where}: 'authorization' must be 'Bearer <token>'`);
+    return this.verifier.verify(match[1]!);
+  }
 }
+
+const BEARER = /^Bearer\s+(\S+)$/i;
 
 export function bearerToken(metadata: Metadata): string | undefined {
   const values = metadata.get("authorization");
   if (values.length === 0) return undefined;
   if (values.length > 1) throw unauthenticated("send exactly one 'authorization' metadata entry");
-  const match = /^Bearer\s+(\S+)$/i.exec(String(values[0]).trim());
+  const match = BEARER.exec(String(values[0]).trim());
   if (!match) throw unauthenticated("'authorization' metadata must be 'Bearer <token>'");
   return match[1];
 }

@@ -57,6 +57,11 @@ export class RpcServer {
     });
   }
 
+  /** Who checks callers' tokens; also for tokens that arrive outside gRPC (NATS headers). */
+  get authenticator(): Authenticator {
+    return this.options.authenticator;
+  }
+
   register<S extends DescService>(service: S, impl: ServiceImpl<S>, opts: RegisterOptions<S> = {}): this {
     const publicMethods = new Set<string>(opts.publicMethods ?? []);
     const pipeline = {
