@@ -1,6 +1,7 @@
 import { Counter } from "prom-client";
 import { VisionService } from "../../gen/rollcall/vision/v1/vision_pb.js";
 import { AuditPublisher } from "../runtime/audit-publisher.js";
+import { followOrganizationDeletions } from "../runtime/organization-deletions.js";
 import type { ServiceModule } from "../runtime/service-module.js";
 import { loadVisionConfig } from "./config.js";
 import { EventsPublisher } from "./domain/frames/events-publisher.js";
@@ -43,8 +44,12 @@ export const visionModule: ServiceModule = {
       ...streamHandlers(frames, audit, visionConfig.streamQueue),
     });
     const consumer = await consumeFrames(bus, frames, audit, logger, server.authenticator);
+    const deletions = await followOrganizationDeletions(bus, "vision", logger, async (org) => {
+      await core.library.deleteOrganization(org);
+    });
     return {
       async stop() {
+        await deletions.stop();
         await consumer.stop();
         await core.registry.stop();
       },

@@ -46,9 +46,21 @@ export class FaceLibrary {
     return gone.length;
   }
 
+  /** Removes everything of a deleted organisation: rows, index and image files. Idempotent. */
+  async deleteOrganization(organizationId: string): Promise<number> {
+    const gone = await this.db.withTenant(organizationId, (tx) => this.repo.deleteImages(tx, { organizationId }));
+    await this.registry.drop(organizationId);
+    await this.removeFiles(gone);
+    return gone.length;
+  }
+
   private async forget(organizationId: string, gone: { file_path: string; index_label: string | null }[]): Promise<void> {
     const labels = gone.flatMap((g) => (g.index_label === null ? [] : [Number(g.index_label)]));
     if (labels.length > 0) await this.registry.remove(organizationId, labels);
+    await this.removeFiles(gone);
+  }
+
+  private async removeFiles(gone: { file_path: string }[]): Promise<void> {
     for (const { file_path } of gone) {
       // Rows are gone; a file left behind is only disk space, so log it rather than fail the call.
       await this.images.delete(file_path).catch((err) => this.logger.warn({ err, file_path }, "could not delete a face image file"));

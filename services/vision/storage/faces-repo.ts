@@ -114,8 +114,11 @@ export class FacesRepo {
   }
 
   /** Deletes images (their embeddings cascade); returns what was deleted. */
-  deleteImages(tx: Transaction, where: { faceId: string } | { userId: string }): Promise<{ id: string; file_path: string; index_label: string | null }[]> {
-    const [condition, value] = "faceId" in where ? ["i.id = $1", where.faceId] : ["i.user_id = $1 AND i.image_type = 'KNOWN'", where.userId];
+  deleteImages(tx: Transaction, where: { faceId: string } | { userId: string } | { organizationId: string }): Promise<{ id: string; file_path: string; index_label: string | null }[]> {
+    const [condition, value] =
+      "faceId" in where ? ["i.id = $1", where.faceId]
+      : "userId" in where ? ["i.user_id = $1 AND i.image_type = 'KNOWN'", where.userId]
+      : ["i.organization_id = $1", where.organizationId];
     return this.sql.rows(
       tx,
       `WITH gone AS (DELETE FROM vision.face_images i WHERE ${condition} RETURNING i.id, i.file_path)

@@ -87,6 +87,16 @@ export class IndexRegistry {
     });
   }
 
+  /** Forgets an organisation whose faces are all deleted: its index in memory and its file. */
+  async drop(organizationId: string): Promise<void> {
+    await this.mutex.run(organizationId, async () => {
+      clearTimeout(this.pendingWrites.get(organizationId));
+      this.pendingWrites.delete(organizationId);
+      this.indexes.delete(organizationId);
+      await this.options.files.remove(organizationId);
+    });
+  }
+
   rebuild(organizationId: string): Promise<FaceIndex> {
     const rebuilt = this.mutex.run(organizationId, async () => {
       const index = await this.build(organizationId);
