@@ -28,6 +28,8 @@ export interface VisionConfig {
   staleFrameMs: number;
   /** Frames being processed or waiting, per stream; beyond it new frames are dropped OVERLOADED. */
   streamQueue: number;
+  /** How often a replica compares its loaded indexes with Postgres (catches missed change announcements). */
+  indexSyncMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,6 +70,7 @@ export function loadVisionConfig(env: Env = process.env): VisionConfig {
     annExpansionSearch: int("ROLLCALL_VISION_ANN_EF", 128, 8, 4096),
     staleFrameMs: int("ROLLCALL_VISION_STALE_FRAME_MS", 5_000, 100, 3_600_000),
     streamQueue: int("ROLLCALL_VISION_STREAM_QUEUE", 8, 1, 1024),
+    indexSyncMs: int("ROLLCALL_VISION_INDEX_SYNC_MS", 30_000, 100, 3_600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -7,6 +7,7 @@ import { loadVisionConfig } from "./config.js";
 import { EventsPublisher } from "./domain/frames/events-publisher.js";
 import { FrameProcessor } from "./domain/frames/frame-processor.js";
 import { PersonDirectory } from "./domain/people.js";
+import { IndexSync } from "./domain/index/index-sync.js";
 import { createVisionCore } from "./domain/vision-core.js";
 import { faceHandlers } from "./handlers/faces.js";
 import { consumeFrames } from "./handlers/frames-consumer.js";
@@ -44,12 +45,15 @@ export const visionModule: ServiceModule = {
       ...streamHandlers(frames, audit, visionConfig.streamQueue),
     });
     const consumer = await consumeFrames(bus, frames, audit, logger, server.authenticator);
+    const sync = new IndexSync(bus, core.registry, logger, visionConfig.indexSyncMs);
+    sync.start();
     const deletions = await followOrganizationDeletions(bus, "vision", logger, async (org) => {
       await core.library.deleteOrganization(org);
     });
     return {
       async stop() {
         await deletions.stop();
+        await sync.stop();
         await consumer.stop();
         await core.registry.stop();
       },

@@ -156,7 +156,9 @@ export const subjects = {
   audit: (org: string, service: string) => join("audit", org, service),
   events: (org: string) => join("events", org),
   health: (component: string) => join("health", component),
+  logs: (service: string) => join("logs", service),
   authzChanged: (org: string) => join("authz", "changed", org),
+  visionIndexChanged: (org: string) => join("vision", "index", "changed", org),
 };
 
 function join(...tokens: string[]): string {

@@ -144,6 +144,15 @@ export class FacesRepo {
     );
   }
 
+  /** The given embeddings, with their vectors (what another replica added). */
+  embeddingsByLabels(tx: Transaction, model: string, labels: readonly number[]): Promise<EmbeddingRow[]> {
+    return this.sql.rows<EmbeddingRow>(
+      tx,
+      "SELECT index_label, user_id, face_label, image_id, vector FROM vision.face_embeddings WHERE model = $1 AND index_label = ANY($2::bigint[]) ORDER BY index_label",
+      [model, labels.map(String)],
+    );
+  }
+
   async digest(tx: Transaction, model: string): Promise<IndexDigest> {
     const row = await this.sql.row<{ count: string; label_sum: string | null }>(
       tx,

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rollcall/vision/v1/bus.proto.
  */
 export const file_rollcall_vision_v1_bus: GenFile = /*@__PURE__*/
-  fileDesc("Chxyb2xsY2FsbC92aXNpb24vdjEvYnVzLnByb3RvEhJyb2xsY2FsbC52aXNpb24udjEigwEKDEZyYW1lTWVzc2FnZRIXCg9vcmdhbml6YXRpb25faWQYASABKAkSKAoFZnJhbWUYAiABKAsyGS5yb2xsY2FsbC52aXNpb24udjEuRnJhbWUSMAoMcHVibGlzaGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKLAwoQUmVjb2duaXRpb25FdmVudBIQCghldmVudF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgJEhQKB3VzZXJfaWQYBCABKAlIAIgBARISCgpzaW1pbGFyaXR5GAUgASgCEhIKCmZhY2VfbGFiZWwYBiABKAMSMAoMY2FwdHVyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghmcmFtZV9pZBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoAxIPCgd1bmtub3duGAogASgIEhYKDmxvd19jb25maWRlbmNlGAsgASgIEg8KB2ZhY2VfaWQYDCABKAkSLAoDYm94GA0gASgLMh8ucm9sbGNhbGwudmlzaW9uLnYxLkJvdW5kaW5nQm94EjEKDXJlY29nbml6ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgoKCF91c2VyX2lkYgZwcm90bzM", [file_google_protobuf_timestamp, file_rollcall_vision_v1_vision]);
+  fileDesc("Chxyb2xsY2FsbC92aXNpb24vdjEvYnVzLnByb3RvEhJyb2xsY2FsbC52aXNpb24udjEigwEKDEZyYW1lTWVzc2FnZRIXCg9vcmdhbml6YXRpb25faWQYASABKAkSKAoFZnJhbWUYAiABKAsyGS5yb2xsY2FsbC52aXNpb24udjEuRnJhbWUSMAoMcHVibGlzaGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKLAwoQUmVjb2duaXRpb25FdmVudBIQCghldmVudF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgJEhQKB3VzZXJfaWQYBCABKAlIAIgBARISCgpzaW1pbGFyaXR5GAUgASgCEhIKCmZhY2VfbGFiZWwYBiABKAMSMAoMY2FwdHVyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghmcmFtZV9pZBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoAxIPCgd1bmtub3duGAogASgIEhYKDmxvd19jb25maWRlbmNlGAsgASgIEg8KB2ZhY2VfaWQYDCABKAkSLAoDYm94GA0gASgLMh8ucm9sbGNhbGwudmlzaW9uLnYxLkJvdW5kaW5nQm94EjEKDXJlY29nbml6ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgoKCF91c2VyX2lkIjsKDEluZGV4Q2hhbmdlZBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEgoKcmVwbGljYV9pZBgCIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rollcall_vision_v1_vision]);
 
 /**
  * JetStream FRAMES, subject `rollcall.frames.{org}.{device}` (work queue, short retention):
@@ -168,4 +168,34 @@ export type RecognitionEvent = Message<"rollcall.vision.v1.RecognitionEvent"> & 
  */
 export const RecognitionEventSchema: GenMessage<RecognitionEvent> = /*@__PURE__*/
   messageDesc(file_rollcall_vision_v1_bus, 1);
+
+/**
+ * Core pub/sub on `vision.index.changed.{org}`: a vision replica changed an organisation's face
+ * index (enrolment, deletion, rebuild). Other replicas reconcile their copy with Postgres; a lost
+ * message is caught by their periodic check.
+ *
+ * @generated from message rollcall.vision.v1.IndexChanged
+ */
+export type IndexChanged = Message<"rollcall.vision.v1.IndexChanged"> & {
+  /**
+   * UUID of the organisation.
+   *
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * The replica that made the change (it ignores its own announcements).
+   *
+   * @generated from field: string replica_id = 2;
+   */
+  replicaId: string;
+};
+
+/**
+ * Describes the message rollcall.vision.v1.IndexChanged.
+ * Use `create(IndexChangedSchema)` to create a new message.
+ */
+export const IndexChangedSchema: GenMessage<IndexChanged> = /*@__PURE__*/
+  messageDesc(file_rollcall_vision_v1_bus, 2);
 

@@ -43,6 +43,10 @@ export class FaceIndex {
     return { count: this.owners.size, labelSum: this.labelSum.toString() };
   }
 
+  labels(): IterableIterator<number> {
+    return this.owners.keys();
+  }
+
   has(label: number): boolean {
     return this.owners.has(label);
   }

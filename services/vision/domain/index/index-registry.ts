@@ -36,6 +36,7 @@ export class IndexRegistry {
   private readonly indexes = new Map<string, Promise<FaceIndex>>();
   private readonly mutex = new KeyedMutex();
   private readonly pendingWrites = new Map<string, NodeJS.Timeout>();
+  private readonly changeListeners: ((organizationId: string) => void)[] = [];
   private readonly log: Logger;
 
   constructor(private readonly options: IndexRegistryOptions) {
@@ -53,6 +54,11 @@ export class IndexRegistry {
       outcomes[(await opened).outcome]++;
     }
     return outcomes;
+  }
+
+  /** Told after each change this process makes to an index (not after reconciling others'). */
+  onChange(listener: (organizationId: string) => void): void {
+    this.changeListeners.push(listener);
   }
 
   get(organizationId: string): Promise<FaceIndex> {
@@ -95,6 +101,42 @@ export class IndexRegistry {
       this.indexes.delete(organizationId);
       await this.options.files.remove(organizationId);
     });
+    this.announce(organizationId);
+  }
+
+  /**
+   * Brings this process's copy of an organisation's index in line with Postgres after another
+   * replica changed it: adds the embeddings it lacks, removes those that are gone. An index not
+   * loaded here is left alone (it is read fresh when first used).
+   */
+  async reconcile(organizationId: string): Promise<{ added: number; removed: number }> {
+    const counts = { added: 0, removed: 0 };
+    if (!this.indexes.has(organizationId)) return counts;
+    const { db, repo, model } = this.options;
+    await this.change(organizationId, async (index) => {
+      const rows = await db.withTenant(organizationId, (tx) => repo.allEmbeddings(tx, model.name, false));
+      const stored = new Set(rows.map((r) => Number(r.index_label)));
+      const gone = [...index.labels()].filter((label) => !stored.has(label));
+      const missing = rows.map((r) => Number(r.index_label)).filter((label) => !index.has(label));
+      index.remove(gone);
+      const added = missing.length === 0 ? [] : await db.withTenant(organizationId, (tx) => repo.embeddingsByLabels(tx, model.name, missing));
+      index.add(added.map(indexedFace), added.map((r) => bytesToVector(r.vector)));
+      Object.assign(counts, { added: added.length, removed: gone.length });
+      return index.kind === "FLAT" && index.count >= this.options.annThreshold ? this.build(organizationId) : index;
+    }, false);
+    if (counts.added + counts.removed > 0) this.log.info({ organizationId, ...counts }, "index reconciled with changes from another replica");
+    return counts;
+  }
+
+  /** Reconciles every loaded index whose (count, label sum) differs from Postgres. */
+  async reconcileStale(): Promise<void> {
+    const { db, repo, model } = this.options;
+    for (const [organizationId, loaded] of this.indexes) {
+      const index = await loaded.catch(() => undefined);
+      if (!index) continue;
+      const digest = await db.withTenant(organizationId, (tx) => repo.digest(tx, model.name));
+      if (digest.count !== index.digest.count || digest.labelSum !== index.digest.labelSum) await this.reconcile(organizationId);
+    }
   }
 
   rebuild(organizationId: string): Promise<FaceIndex> {
@@ -104,6 +146,7 @@ export class IndexRegistry {
       return index;
     });
     this.indexes.set(organizationId, rebuilt);
+    void rebuilt.then(() => this.announce(organizationId), () => undefined);
     return rebuilt;
   }
 
@@ -115,7 +158,7 @@ export class IndexRegistry {
     await Promise.all(orgs.map((org) => this.mutex.run(org, async () => this.persist(await this.get(org)))));
   }
 
-  private async change(organizationId: string, fn: (index: FaceIndex) => Promise<FaceIndex>): Promise<void> {
+  private async change(organizationId: string, fn: (index: FaceIndex) => Promise<FaceIndex>, announce = true): Promise<void> {
     await this.get(organizationId);
     const count = await this.mutex.run(organizationId, async () => {
       // Read inside the lock: a rebuild queued before us may have replaced the index.
@@ -125,6 +168,11 @@ export class IndexRegistry {
       return next.count;
     });
     this.schedulePersist(organizationId, this.options.persistDelayMs ?? (count > 100_000 ? 60_000 : 1_000));
+    if (announce) this.announce(organizationId);
+  }
+
+  private announce(organizationId: string): void {
+    for (const listener of this.changeListeners) listener(organizationId);
   }
 
   private schedulePersist(organizationId: string, delayMs: number): void {
