@@ -4,6 +4,8 @@
  * one replica is visible to Check on another (two replica processes on one database and bus).
  * Uses DATABASE_URL / REDIS_URL / NATS_URL when set (a fresh database is created), else the
  * embedded defaults; without NATS the replicas share no bus and only the poll carries changes.
+ * A bare grpc-js server with an empty Check handler, driven the same way, is the transport's floor.
+ * ROLLCALL_BENCH_PROFILE_DIR=<dir> also writes a V8 CPU profile of the server per measured phase.
  *   npm run bench:authz:grpc -- [--seconds 10] [--concurrency 50] [--batch-concurrency 8] [--changes 20] [--record]
  */
 import { writeFile, rm } from "node:fs/promises";
@@ -21,11 +23,11 @@ import { createLocalJWKSet } from "jose";
 import { openTestDatabase } from "../test/support/database.js";
 import { newSigner, serveJwks, signToken } from "../test/support/tokens.js";
 import { storePolicy } from "../test/authz/support/random-policy.js";
-import { loadWithServerCpu, startChild } from "./lib/child.js";
+import { loadWithServerCpu, startChild, type ChildHandle } from "./lib/child.js";
 import { numberFlag } from "./lib/flags.js";
 import type { LoadResult } from "./lib/load.js";
 import { summarize } from "./lib/load.js";
-import { publish, table } from "./lib/results.js";
+import { formatNumber as fmt, publish, table } from "./lib/results.js";
 import { benchPolicy, benchQueries, ISSUE_POLICY } from "./authz/policy.js";
 
 const seconds = numberFlag("--seconds", 10);
@@ -53,8 +55,9 @@ try {
   const targetA = `127.0.0.1:${a!.grpcPort}`;
   const targetB = `127.0.0.1:${b!.grpcPort}`;
 
-  const check = await measure("check", targetA, concurrency);
-  const batch = await measure("batch", targetA, batchConcurrency);
+  const check = await measure("check", replicas[0]!, targetA, concurrency);
+  const batch = await measure("batch", replicas[0]!, targetA, batchConcurrency);
+  const floor = await measureFloor();
   const visibility = await measureVisibility(policy, targetA, targetB);
   const verify = await verificationCost();
 
@@ -67,9 +70,14 @@ try {
       `the load generator is another process on loopback, ${seconds} s after a 1.5 s warm-up, with a service token asking about random subjects. ` +
       `Database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded PGlite"}; cache: ${process.env.REDIS_URL ? "Redis" : "in-process"}; bus: ${bus}.\n\n` +
       table([
-        { call: "Check", "in flight": concurrency, "calls/s": check.perSecond, "decisions/s": check.perSecond, "p50 ms": check.p50Ms, "p99 ms": check.p99Ms, "server CPU µs/call": check.serverCpuMicrosPerCall, errors: check.errors },
-        { call: "BatchCheck (1,000 items)", "in flight": batchConcurrency, "calls/s": batch.perSecond, "decisions/s": batch.perSecond * 1000, "p50 ms": batch.p50Ms, "p99 ms": batch.p99Ms, "server CPU µs/call": batch.serverCpuMicrosPerCall, errors: batch.errors },
+        row("Check", concurrency, check, 1),
+        row("BatchCheck (1,000 items)", batchConcurrency, batch, 1000),
+        row("floor: bare grpc-js, empty Check handler", concurrency, floor, 1),
       ]) +
+      `\n\nThe floor row is a bare @grpc/grpc-js server (no decoding, auth, metrics or context) driven by the same load generator: ` +
+      `two cores carry at most 2,000,000 / (server + client CPU µs per call) calls/s, here ` +
+      `${fmt(ceiling(floor))}/s for the bare transport and ${fmt(ceiling(check))}/s for Rollcall's Check ` +
+      `(the server alone, were the client free: ${fmt(1e6 / floor.serverCpuMicrosPerCall)}/s and ${fmt(1e6 / check.serverCpuMicrosPerCall)}/s per core).` +
       `\n\nFor scale, measured alone on this machine: the auth interceptor verifies a token it has not seen in ${verify.firstMicros.toFixed(0)} µs of CPU ` +
       `(Ed25519 through WebCrypto) and one it has seen in ${verify.repeatMicros.toFixed(1)} µs (verified tokens are remembered; the load generator reuses one); ` +
       `the decision itself takes well under 1 µs (in-process benchmark), the rest of the server CPU is gRPC, protobuf, the revocation lookup and metrics.` +
@@ -113,9 +121,33 @@ function startReplica(namespace: string) {
   });
 }
 
-function measure(kind: "check" | "batch", target: string, inFlight: number) {
-  const load = startChild<LoadResult>(new URL("./authz/load.ts", import.meta.url), [kind, target, String(inFlight), String(seconds * 1000), queriesFile, token]);
-  return loadWithServerCpu(replicas[0]!, load);
+type Measured = LoadResult & { clientCpuMicrosPerCall: number; serverCpuMicrosPerCall: number };
+
+function measure(kind: "check" | "batch", server: ChildHandle<unknown>, target: string, inFlight: number): Promise<Measured> {
+  const load = startChild<LoadResult & { clientCpuMicrosPerCall: number }>(new URL("./authz/load.ts", import.meta.url), [kind, target, String(inFlight), String(seconds * 1000), queriesFile, token]);
+  return loadWithServerCpu(server, load);
+}
+
+async function measureFloor(): Promise<Measured> {
+  const floor = startChild<never>(new URL("./authz/floor-server.ts", import.meta.url));
+  try {
+    const { grpcPort } = (await floor.ready) as { grpcPort: number };
+    return await measure("check", floor, `127.0.0.1:${grpcPort}`, concurrency);
+  } finally {
+    await floor.stop();
+  }
+}
+
+/** Calls per second two cores could carry if the server and the load generator had them to themselves. */
+function ceiling(m: Measured): number {
+  return 2e6 / (m.serverCpuMicrosPerCall + m.clientCpuMicrosPerCall);
+}
+
+function row(call: string, inFlight: number, m: Measured, decisionsPerCall: number) {
+  return {
+    call, "in flight": inFlight, "calls/s": m.perSecond, "decisions/s": m.perSecond * decisionsPerCall, "p50 ms": m.p50Ms, "p99 ms": m.p99Ms,
+    "server CPU µs/call": m.serverCpuMicrosPerCall, "client CPU µs/call": m.clientCpuMicrosPerCall, errors: m.errors,
+  };
 }
 
 /**

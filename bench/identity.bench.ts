@@ -4,6 +4,7 @@
  *   refresh (≥ 1,500/s), and access-token verification in the interceptor (≥ 20,000/s, one core).
  *   npm run bench:identity -- [--seconds 10] [--record]
  * Uses DATABASE_URL / REDIS_URL / NATS_URL when set, else the embedded defaults.
+ * ROLLCALL_BENCH_PROFILE_DIR=<dir> also writes a V8 CPU profile of the server per measured phase.
  */
 import { loadWithServerCpu, startChild } from "./lib/child.js";
 import type { LoadResult } from "./lib/load.js";

@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const host = await startHost(config, modules, { gateway: wanted.includes("gateway"), logger });
+  const host = await startHost(config, modules, { gateway: wanted.includes("gateway"), gatewayModules: SERVICE_MODULES, logger });
   logger.info(
     { services: modules.map((m) => m.name), grpc: host.grpcPort, admin: host.adminPort, gateway: host.gatewayPort },
     "rollcall is serving",

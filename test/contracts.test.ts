@@ -88,7 +88,7 @@ describe("protobuf contracts", function () {
       ]]],
       [AuthService, ["rollcall.identity.v1.AuthService", [
         "Login", "Refresh", "Logout", "RevokeSession", "RevokeAllSessions", "ListSessions", "GetJwks",
-        "RequestEmailVerification", "ConfirmEmail", "RequestPasswordReset", "ResetPassword", "ChangePassword",
+        "RequestEmailVerification", "ConfirmEmail", "RequestPasswordReset", "ResetPassword", "ChangePassword", "IssueServiceToken",
       ]]],
       [OAuthService, ["rollcall.identity.v1.OAuthService", [
         "CreateOAuthProvider", "ListOAuthProviders", "DeleteOAuthProvider", "StartOAuthLogin", "CompleteOAuthLogin",

@@ -91,10 +91,10 @@ describe("the all-in-one mesh", function () {
     assert.equal(readme, withStatusTable(readme, statusTable(host.server.methodStatus())));
   });
 
-  it("is ready only with Postgres, the cache and the bus answering, and says so", async () => {
+  it("is ready only with Postgres, the cache, the bus and every service started, and says so", async () => {
     const res = await fetch(`http://127.0.0.1:${host.adminPort}/readyz`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: "ok", checks: { postgres: "ok", cache: "ok", bus: "ok" } });
+    assert.deepEqual(await res.json(), { status: "ok", checks: { postgres: "ok", cache: "ok", bus: "ok", services: "ok" } });
   });
 
   it("exposes /metrics in valid exposition format, counting calls by method and code", async () => {

@@ -8,8 +8,10 @@ import { authzModule } from "../../services/authz/module.js";
 import { loadConfig } from "../../services/runtime/config.js";
 import { startHost } from "../../services/runtime/host.js";
 import { report, serveCpuPhases } from "../lib/child.js";
+import { profilePhases } from "../lib/profile.js";
 
 const host = await startHost(loadConfig(), [authzModule], { gateway: false });
 serveCpuPhases();
+profilePhases(`authz-${process.pid}`);
 process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
 report.ready({ grpcPort: host.grpcPort });

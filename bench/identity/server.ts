@@ -16,6 +16,7 @@ import { authzModule } from "../../services/authz/module.js";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { report, serveCpuPhases } from "../lib/child.js";
+import { profilePhases } from "../lib/profile.js";
 import { openTestDatabase } from "../../test/support/database.js";
 
 export const BENCH_PASSWORD = "Benchmark-password-2026";
@@ -48,5 +49,6 @@ for (let i = 0; i < USERS; i++) {
 }
 
 serveCpuPhases();
+profilePhases("identity");
 process.on("SIGTERM", () => void host.stop().then(() => database?.drop()).finally(() => process.exit(0)));
 report.ready({ target, logins, database: config.databaseUrl ? "PostgreSQL" : "PGlite (embedded)", cache: config.redisUrl ? "Redis" : "in-process" });

@@ -34,7 +34,8 @@ export function createAuthzModule(options: AuthzModuleOptions = {}): ServiceModu
       const authz = createAuthz({ db, bus, logger, pollMs: options.pollMs });
       await db.withSystem((tx) => authz.catalogue.syncBuiltIns(tx));
       const subscription = onPolicyChanged(bus, logger, (org, revision) => authz.cache.noteRevision(org, revision));
-      server.register(AuthzService, decisionHandlers(authz));
+      // Check is how services ask before acting (with mTLS, by certificate); UIs use the others.
+      server.register(AuthzService, decisionHandlers(authz), { internalMethods: ["check"] });
       server.register(AuthzAdminService, { ...roleHandlers(authz), ...catalogueHandlers(authz), ...assignmentHandlers(authz) });
       return {
         stop: async () => {

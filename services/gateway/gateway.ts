@@ -2,16 +2,21 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { Client, credentials } from "@grpc/grpc-js";
+import { Client } from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "../runtime/logger.js";
 import { CLIENT_ADDRESS, forwardingImpl } from "./forward.js";
+import { PLAINTEXT, type MeshTransport } from "../runtime/grpc/mesh-transport.js";
+import { meshChannelOptions } from "../runtime/grpc/service-config.js";
+import { owningService } from "../runtime/mesh-clients.js";
 
 export interface GatewayOptions {
   /** Each public service and the gRPC target that serves it. */
   routes: { service: DescService; target: string }[];
   maxMessageBytes: number;
   logger: Logger;
+  /** mTLS into the mesh (the gateway's certificate); default plaintext. */
+  transport?: MeshTransport;
 }
 
 /**
@@ -26,7 +31,7 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions) {
     const handler = connectNodeAdapter({
       routes: (router) => {
-        for (const { service, target } of options.routes) router.service(service, forwardingImpl(service, this.channel(target)) as never);
+        for (const { service, target } of options.routes) router.service(service, forwardingImpl(service, this.channel(target, owningService(service))) as never);
       },
       // The client's address as this server saw it, for the services' lockout and audit.
       contextValues: (req) => createContextValues().set(CLIENT_ADDRESS, req.socket.remoteAddress ?? ""),
@@ -64,13 +69,11 @@ export class Gateway {
     for (const channel of this.channels.values()) channel.close();
   }
 
-  private channel(target: string): Client {
+  private channel(target: string, owner: string): Client {
     let channel = this.channels.get(target);
     if (!channel) {
-      channel = new Client(target, credentials.createInsecure(), {
-        "grpc.max_receive_message_length": this.options.maxMessageBytes,
-        "grpc.max_send_message_length": this.options.maxMessageBytes,
-      });
+      // Round-robin over the service's replicas, with the mesh's retries and timeouts.
+      channel = new Client(target, (this.options.transport ?? PLAINTEXT).channelCredentials(owner), meshChannelOptions(this.options.maxMessageBytes));
       this.channels.set(target, channel);
     }
     return channel;

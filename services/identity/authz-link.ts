@@ -31,8 +31,9 @@ export class AuthzLink {
     return { bearer: await this.tokens.forService(), parent };
   }
 
-  async seedOrganization(organizationId: string, parent?: CallContext): Promise<void> {
-    await this.clients.get(AuthzAdminService).seedOrganization({ organizationId }, await this.options(parent));
+  /** Seeds the organisation's system roles and, given `adminUserId`, makes that user ADMIN in the same transaction. */
+  async seedOrganization(organizationId: string, adminUserId?: string, parent?: CallContext): Promise<void> {
+    await this.clients.get(AuthzAdminService).seedOrganization({ organizationId, adminUserId }, await this.options(parent));
   }
 
   async assignRole(organizationId: string, userId: string, roleName: string, parent?: CallContext): Promise<void> {

@@ -66,7 +66,9 @@ export const identityModule: ServiceModule = {
     const mailer = createMailer(settings.smtpUrl, settings.mailFrom, logger);
     const recovery = new Recovery(id, sessions, mailer);
     server.register(AuthService, authHandlers(id, passwordLogin, sessions, recovery), {
-      publicMethods: ["login", "refresh", "getJwks", "confirmEmail", "requestPasswordReset", "resetPassword"],
+      publicMethods: ["login", "refresh", "getJwks", "confirmEmail", "requestPasswordReset", "resetPassword", "issueServiceToken"],
+      // With mTLS, only the mesh's own services (by certificate) may exchange the shared secret.
+      internalMethods: ["issueServiceToken"],
     });
     server.register(DeviceService, deviceHandlers(id, new Devices(id, deviceStore), deviceStore), { publicMethods: ["issueDeviceToken"] });
     server.register(OAuthService, oauthHandlers(id, users, sessions), { publicMethods: OAUTH_PUBLIC_METHODS });

@@ -72,6 +72,19 @@ export class AdminHttpServer {
     }
   }
 
+  /** Every readiness check's state ("ok" or why not): what /readyz answers, also sent in heartbeats. */
+  async readinessState(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const results = await Promise.all(this.checks.map(async ({ name, check }) => {
+      try {
+        await withTimeout(check(), CHECK_TIMEOUT_MS);
+        return [name, "ok"] as const;
+      } catch (err) {
+        return [name, err instanceof Error ? err.message : String(err)] as const;
+      }
+    }));
+    return { ready: !this.draining && results.every(([, state]) => state === "ok"), checks: Object.fromEntries(results) };
+  }
+
   private async readiness(res: ServerResponse): Promise<void> {
     if (this.draining) return json(res, 503, { status: "draining" });
     const results = await Promise.all(this.checks.map(async ({ name, check }) => {

@@ -3,6 +3,8 @@
  * misconfigured deployment reports every bad variable in one go instead of failing on the first.
  */
 
+import { randomBytes } from "node:crypto";
+
 export const SERVICE_NAMES = ["identity", "authz", "vision", "attendance", "audit"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
@@ -29,10 +31,30 @@ export interface Config {
   /** Peers whose x-forwarded-for is believed (the gateway); loopback always is. */
   trustedProxies: string[];
   shutdownGraceMs: number;
+  /** How often every service sends its heartbeat (HEALTH); audit reports a component DOWN after 3 missed. */
+  heartbeatIntervalMs: number;
   jwt: { issuer: string; audience: string; jwksUrl: string | undefined; jwksCacheMs: number };
   /** Where each service is reached by the others (host:port). */
   addresses: Record<ServiceName, string>;
+  /**
+   * Shared by the mesh's services to get service tokens from identity (IssueServiceToken).
+   * Unset: a random one for this process, which serves only the all-in-one mode.
+   */
+  serviceSecret: string;
+  mesh: MeshConfig;
   identity: IdentityConfig;
+}
+
+export const MESH_TRANSPORTS = ["mtls", "plaintext"] as const;
+export type MeshTransportKind = (typeof MESH_TRANSPORTS)[number];
+
+/** How services talk to each other: mutual TLS in a cluster, plaintext only for development. */
+export interface MeshConfig {
+  transport: MeshTransportKind;
+  /** cert-manager's Secret layout: tls.crt, tls.key (this service) and ca.crt (the mesh CA). */
+  tlsDir: string;
+  /** How often the files are re-read, so a rotated certificate is used without a restart. */
+  tlsRefreshMs: number;
 }
 
 export interface IdentityConfig {
@@ -132,6 +154,20 @@ class EnvReader {
   }
 }
 
+function meshConfig(read: EnvReader, host: string): MeshConfig {
+  const explicit = read.optional("ROLLCALL_MESH_TRANSPORT");
+  // Listening beyond this machine without TLS must be asked for by name, never a default.
+  const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(host);
+  if (explicit === undefined && !loopbackOnly) {
+    read.problems.push(`ROLLCALL_MESH_TRANSPORT must be set when ROLLCALL_HOST=${host} is not loopback: mtls (certificates in ROLLCALL_TLS_DIR) or plaintext (development only)`);
+  }
+  return {
+    transport: read.oneOf("ROLLCALL_MESH_TRANSPORT", "plaintext", [...MESH_TRANSPORTS]) as MeshTransportKind,
+    tlsDir: read.string("ROLLCALL_TLS_DIR", "/etc/rollcall/tls"),
+    tlsRefreshMs: read.integer("ROLLCALL_TLS_REFRESH_MS", 60_000, 100, 24 * 3_600_000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const read = new EnvReader(env);
   const host = read.string("ROLLCALL_HOST", "127.0.0.1");
@@ -160,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxMessageBytes: read.integer("ROLLCALL_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     trustedProxies: ["127.0.0.1", "::1", ...(read.optional("ROLLCALL_TRUSTED_PROXIES") ?? "").split(",").map((p) => p.trim()).filter(Boolean)],
     shutdownGraceMs: read.integer("ROLLCALL_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    heartbeatIntervalMs: read.integer("ROLLCALL_HEARTBEAT_INTERVAL_MS", 10_000, 100, 3_600_000),
     jwt: {
       issuer: read.string("ROLLCALL_JWT_ISSUER", "rollcall"),
       audience: read.string("ROLLCALL_JWT_AUDIENCE", "rollcall"),
@@ -167,6 +204,8 @@ export function loadConfig(env: Env = process.env): Config {
       jwksCacheMs: read.integer("ROLLCALL_JWKS_CACHE_MS", 5 * 60_000, 1_000, 24 * 3_600_000),
     },
     addresses,
+    mesh: meshConfig(read, host),
+    serviceSecret: read.optional("ROLLCALL_SERVICE_SECRET") ?? randomBytes(32).toString("base64url"),
     identity: {
       encryptionKey: read.optional("ROLLCALL_ENCRYPTION_KEY"),
       accessTokenTtlSec: read.integer("ROLLCALL_ACCESS_TOKEN_TTL_SEC", 15 * 60, 30, 24 * 3600),
@@ -197,6 +236,9 @@ export function loadConfig(env: Env = process.env): Config {
   const key = config.identity.encryptionKey;
   if (key !== undefined && Buffer.from(key, "base64").length !== 32) {
     read.problems.push("ROLLCALL_ENCRYPTION_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)");
+  }
+  if (config.serviceSecret.length < 32 || config.serviceSecret.length > 256) {
+    read.problems.push("ROLLCALL_SERVICE_SECRET must be 32–256 characters (e.g. `openssl rand -base64 32`)");
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

@@ -11,14 +11,23 @@ import { Authenticator } from "./auth/authenticator.js";
 import { TokenVerifier, remoteKeySet } from "./auth/token-verifier.js";
 import { CacheRevocationList } from "./auth/revocation.js";
 import { MeshClients } from "./mesh-clients.js";
+import { meshTransport } from "./grpc/mesh-transport.js";
 import { RemoteAuthorizer } from "./authz/remote-authorizer.js";
 import type { ServiceModule, StartedService } from "./service-module.js";
 import { Gateway } from "../gateway/gateway.js";
+import { hostname } from "node:os";
+import { HeartbeatPublisher } from "./heartbeat.js";
+import { forwardingLogger, LogForwarder } from "./log-forwarder.js";
 
 export interface HostOptions {
   /** Also serve the public Connect/gRPC-Web gateway (all-in-one, or a gateway-only pod). */
   gateway: boolean;
   logger?: Logger;
+  /**
+   * The services the gateway routes to (default: the ones hosted here). A gateway-only pod
+   * hosts none and routes to all of them, at their configured addresses.
+   */
+  gatewayModules?: readonly ServiceModule[];
 }
 
 export interface RunningHost {
@@ -64,11 +73,17 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     cleanup.push(() => bus.close());
     if (!config.redisUrl) logger.info("no REDIS_URL: using the in-process cache");
     if (!config.natsUrl) logger.info("no NATS_URL: using the in-process bus");
+    // Services' warn/error lines also go to the LOGS stream (audit's system_logs).
+    const serviceLogger = forwardingLogger(logger, new LogForwarder(bus, { instance: `${hostname()}/${process.pid}`, fallbackService: modules.map((m) => m.name).join("+") || "host" }, logger));
 
     const admin = new AdminHttpServer(metrics, logger);
     admin.addReadinessCheck({ name: "postgres", check: () => db.ping() });
     admin.addReadinessCheck({ name: "cache", check: () => cache.ping() });
     admin.addReadinessCheck({ name: "bus", check: () => bus.ping() });
+    // Ready only once every service has started (vision: models verified, indexes loaded), so
+    // Kubernetes' startup and readiness probes on /readyz wait for it.
+    let servicesUp = false;
+    admin.addReadinessCheck({ name: "services", check: async () => { if (!servicesUp) throw new Error("starting"); } });
     const adminPort = await admin.listen(config.host, config.adminPort);
     cleanup.push(() => admin.close());
 
@@ -79,7 +94,10 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
       keys: remoteKeySet(jwksUrl, config.jwt.jwksCacheMs),
       revocations: new CacheRevocationList(cache),
     });
-    const server = new RpcServer({ logger, metrics, authenticator: new Authenticator(verifier), maxMessageBytes: config.maxMessageBytes, trustedProxies: config.trustedProxies });
+    const transport = meshTransport(config.mesh);
+    if (transport.kind === "mtls") logger.info({ identities: transport.identities, tlsDir: config.mesh.tlsDir }, "mesh: mutual TLS");
+    else if (config.host !== "127.0.0.1") logger.warn("mesh: plaintext (ROLLCALL_MESH_TRANSPORT=plaintext): for development only");
+    const server = new RpcServer({ logger, metrics, authenticator: new Authenticator(verifier), maxMessageBytes: config.maxMessageBytes, trustedProxies: config.trustedProxies, transport });
     const grpcPort = await server.listen(config.host, config.grpcPort);
     cleanup.push(async () => {
       admin.startDraining();
@@ -88,7 +106,7 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     // Services hosted here are called here, on the port actually bound (it may have been 0).
     const addresses = { ...config.addresses };
     for (const module of modules) addresses[module.name] = `${loopback(config.host)}:${grpcPort}`;
-    const clients = new MeshClients(addresses);
+    const clients = new MeshClients(addresses, {}, transport);
     cleanup.push(() => clients.close());
 
     const authz = new RemoteAuthorizer(clients, { bus, logger });
@@ -99,10 +117,16 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
       for (const service of started.reverse()) await service.stop();
     });
     for (const module of modules) {
-      started.push(await module.start({ config, logger: logger.child({ service: module.name }), metrics, db, cache, bus, server, admin, clients, authz }));
+      started.push(await module.start({ config, logger: serviceLogger.child({ service: module.name }), metrics, db, cache, bus, server, admin, clients, authz }));
     }
     server.markReady();
+    if (modules.length > 0) {
+      const heartbeat = new HeartbeatPublisher(bus, modules.map((m) => m.name), config.heartbeatIntervalMs, () => admin.readinessState(), logger);
+      heartbeat.start();
+      cleanup.push(() => heartbeat.stop());
+    }
     await Promise.all(started.map((service) => service.ready));
+    servicesUp = true;
     // On stop, drain calls in flight before services stop their background work.
     cleanup.push(async () => {
       admin.startDraining();
@@ -112,7 +136,8 @@ export async function startHost(config: Config, modules: readonly ServiceModule[
     let gatewayPort: number | undefined;
     if (options.gateway) {
       const gateway = new Gateway({
-        routes: modules.flatMap((m) => m.services.map((service) => ({ service, target: addresses[m.name] }))),
+        routes: (options.gatewayModules ?? modules).flatMap((m) => m.services.map((service) => ({ service, target: addresses[m.name] }))),
+        transport,
         maxMessageBytes: config.maxMessageBytes,
         logger,
       });

@@ -1,7 +1,9 @@
-import { Client, credentials } from "@grpc/grpc-js";
+import { Client } from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import { SERVICE_NAMES, type ServiceName } from "./config.js";
 import { createClient, type ClientOptions, type RpcClient } from "./grpc/client.js";
+import { PLAINTEXT, type MeshTransport } from "./grpc/mesh-transport.js";
+import { meshChannelOptions } from "./grpc/service-config.js";
 
 /**
  * Clients for calling other Rollcall services, one channel per target shared by all the
@@ -12,13 +14,19 @@ export class MeshClients {
   private readonly channels = new Map<string, Client>();
   private readonly clients = new Map<string, unknown>();
 
-  constructor(private readonly addresses: Record<ServiceName, string>, private readonly options: ClientOptions = {}) {}
+  constructor(
+    private readonly addresses: Record<ServiceName, string>,
+    private readonly options: ClientOptions = {},
+    /** mTLS: each channel presents this process's certificate and checks the server's. */
+    private readonly transport: MeshTransport = PLAINTEXT,
+  ) {}
 
   get<S extends DescService>(service: S): RpcClient<S> {
     let client = this.clients.get(service.typeName) as RpcClient<S> | undefined;
     if (!client) {
-      const target = this.addresses[owningService(service)];
-      client = createClient(service, target, this.options, this.channel(target));
+      const owner = owningService(service);
+      const target = this.addresses[owner];
+      client = createClient(service, target, this.options, this.channel(target, owner));
       this.clients.set(service.typeName, client);
     }
     return client;
@@ -30,13 +38,12 @@ export class MeshClients {
     this.clients.clear();
   }
 
-  private channel(target: string): Client {
+  /** One channel per target: round-robin over its addresses, retries and timeouts (service-config.ts). */
+  private channel(target: string, owner: ServiceName): Client {
     let channel = this.channels.get(target);
     if (!channel) {
-      channel = new Client(target, this.options.credentials ?? credentials.createInsecure(), {
-        "grpc.max_receive_message_length": 64 * 1024 * 1024,
-        "grpc.keepalive_time_ms": 30_000,
-        "grpc.keepalive_timeout_ms": 10_000,
+      channel = new Client(target, this.options.credentials ?? this.transport.channelCredentials(owner), {
+        ...meshChannelOptions(),
         ...this.options.channelOptions,
       });
       this.channels.set(target, channel);

@@ -14,6 +14,9 @@ export class Metrics {
   constructor(defaultLabels: Record<string, string> = {}) {
     this.registry.setDefaultLabels(defaultLabels);
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
+    // check metrics fails); the same figures remain, by type, in nodejs_active_{handles,requests,resources}.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) this.registry.removeSingleMetric(name);
     this.grpcStarted = new Counter({
       name: "grpc_server_started_total",
       help: "RPCs started on the server.",

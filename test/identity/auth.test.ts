@@ -92,6 +92,22 @@ describe("identity: login, tokens and sessions", function () {
     await assert.rejects(mesh.client(AuthService).refresh({ refreshToken: "" }), code(status.UNAUTHENTICATED));
   });
 
+  it("refuses an expired refresh token, and lets only one of two racing refreshes of a token win", async () => {
+    const refresh = (refreshToken: string) => mesh.client(AuthService).refresh({ refreshToken });
+    const expiring = (await mesh.login("grace", member.password)).tokens!;
+    await mesh.host.db.withSystem((tx) => mesh.host.db.sequelize.query(
+      "UPDATE identity.sessions SET refresh_expires_at = now() - interval '1 second' WHERE family_id = $1", { bind: [expiring.sessionId], transaction: tx }));
+    await assert.rejects(refresh(expiring.refreshToken), (err: AppError) => err.code === status.UNAUTHENTICATED && /has expired/.test(err.message));
+
+    const raced = (await mesh.login("grace", member.password)).tokens!;
+    const outcomes = await Promise.allSettled([refresh(raced.refreshToken), refresh(raced.refreshToken)]);
+    const won = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.tokens!] : []));
+    const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as AppError] : []));
+    assert.equal(won.length, 1, "exactly one rotation of a token succeeds");
+    assert.match(lost[0]!.message, /already used/);
+    await assert.rejects(refresh(won[0]!.refreshToken), code(status.UNAUTHENTICATED), "the reuse revoked the whole session");
+  });
+
   it("logs out: the access token stops working at once, the refresh token too", async () => {
     const tokens = (await mesh.login("grace", member.password)).tokens!;
     await mesh.client(AuthService, tokens.accessToken).logout({});

@@ -7,6 +7,7 @@ import { loadConfig } from "../../services/runtime/config.js";
 import { startHost, type RunningHost } from "../../services/runtime/host.js";
 import { createLogger } from "../../services/runtime/logger.js";
 import { createClient, type RpcClient } from "../../services/runtime/grpc/client.js";
+import type { ServiceModule } from "../../services/runtime/service-module.js";
 import { identityModule } from "../../services/identity/module.js";
 import { authzModule } from "../../services/authz/module.js";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
@@ -27,10 +28,10 @@ export interface IdentityMesh {
 }
 
 /**
- * identity + authz in one process, on real Postgres/Redis/NATS when their URLs are set and on the
+ * identity + authz (or the modules given) in one process, on real Postgres/Redis/NATS when their URLs are set and on the
  * embedded defaults otherwise, with its own database, key prefix and bus namespace.
  */
-export async function startIdentityMesh(extraEnv: Record<string, string> = {}): Promise<IdentityMesh> {
+export async function startIdentityMesh(extraEnv: Record<string, string> = {}, modules: readonly ServiceModule[] = [identityModule, authzModule]): Promise<IdentityMesh> {
   const dataDir = await mkdtemp(join(tmpdir(), "rollcall-identity-"));
   const database: TestDatabase | undefined = process.env.DATABASE_URL ? await openTestDatabase() : undefined;
   const env: Record<string, string> = {
@@ -47,7 +48,7 @@ export async function startIdentityMesh(extraEnv: Record<string, string> = {}): 
     ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
     ...extraEnv,
   };
-  const host = await startHost(loadConfig(env), [identityModule, authzModule], { gateway: false, logger: createLogger(env.LOG_LEVEL) });
+  const host = await startHost(loadConfig(env), modules, { gateway: false, logger: createLogger(env.LOG_LEVEL) });
   const target = `127.0.0.1:${host.grpcPort}`;
   const client = <S extends DescService>(service: S, bearer?: string) => createClient(service, target, { bearer: () => bearer });
   const login: IdentityMesh["login"] = (name, password, organizationCode = "default") =>

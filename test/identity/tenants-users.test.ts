@@ -4,6 +4,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OrganizationService, OrganizationStatus } from "../../gen/rollcall/identity/v1/organization_pb.js";
 import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { AuthzAdminService } from "../../gen/rollcall/authz/v1/admin_pb.js";
+import { Scope } from "../../gen/rollcall/authz/v1/authz_pb.js";
+import { builtInId } from "../../services/authz/policy/catalogue.js";
 import { AppError } from "../../services/runtime/errors.js";
 import { startIdentityMesh, type IdentityMesh } from "./mesh-fixture.js";
 
@@ -13,6 +15,19 @@ const code = (c: status, pattern?: RegExp) => (err: unknown) => {
   if (pattern) assert.match(err.message, pattern);
   return true;
 };
+
+/** Retries while PERMISSION_DENIED: a grant reaches other services' decision caches within a second. */
+async function waitFor<T>(attempt: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === status.PERMISSION_DENIED) || Date.now() > until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 
 describe("identity: organisations and users", function () {
   this.timeout(60_000);
@@ -138,6 +153,20 @@ describe("identity: organisations and users", function () {
       assert.equal(updated.user!.fullName, "Turing Alan M.");
       await assert.rejects(users().updateUser({ userId: alan.id, user: {}, updateMask: { paths: ["password_hash"] } }), code(status.INVALID_ARGUMENT, /cannot change password_hash/));
       await assert.rejects(users().updateUser({ userId: alan.id, user: { email: "bad" }, updateMask: { paths: ["email"] } }), code(status.INVALID_ARGUMENT, /^user\.email:/));
+    });
+
+    it("lets only holders of roles:assign choose a new user's roles", async () => {
+      const authz = mesh.client(AuthzAdminService, admin);
+      const { role } = await authz.createRole({ name: "RECRUITER", description: "creates users" });
+      await authz.grantPermission({ roleId: role!.id, permissionId: builtInId("permission", "users.create"), scope: Scope.ALL });
+      await users().createUser({ username: "recruiter", email: "recruiter@example.com", password: "Hires-people-daily-1", roles: ["RECRUITER"] });
+      const asRecruiter = mesh.client(UserService, (await mesh.login("recruiter", "Hires-people-daily-1")).tokens!.accessToken);
+      await asRecruiter.createUser({ username: "recruit1", email: "recruit1@example.com" });
+      await assert.rejects(asRecruiter.createUser({ username: "recruit2", email: "recruit2@example.com", roles: ["ADMIN"] }), code(status.PERMISSION_DENIED, /assign roles/));
+      const { revision } = await authz.grantPermission({ roleId: role!.id, permissionId: builtInId("permission", "roles.assign"), scope: Scope.ALL });
+      assert.ok(revision > 0n);
+      const recruit = await waitFor(() => asRecruiter.createUser({ username: "recruit2", email: "recruit2@example.com", roles: ["OPERATOR"] }));
+      assert.deepEqual(recruit.user!.roles, ["OPERATOR"]);
     });
 
     it("lets a USER read and edit themselves but not others", async () => {

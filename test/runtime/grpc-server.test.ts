@@ -110,6 +110,11 @@ describe("gRPC runtime: server, client, auth, errors, metrics", function () {
       assert.equal(fixture.seen.signalAborted, true);
     });
 
+    it("treats a deadline weeks away as a deadline, not as already passed (timers stop at 24.8 days)", async () => {
+      const res = await authz().check({ resource: "slow", action: "20" }, { timeoutMs: 30 * 24 * 3_600_000 });
+      assert.equal(res.allowed, true);
+    });
+
     it("completes a call that finishes within its deadline", async () => {
       const res = await authz().check({ resource: "slow", action: "20" }, { timeoutMs: 2000 });
       assert.equal(res.allowed, true);

@@ -1,10 +1,12 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuthService } from "../../../gen/rollcall/identity/v1/auth_pb.js";
 import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
-import { notFound, permissionDenied, unauthenticated } from "../../runtime/errors.js";
+import { invalidArgument, notFound, permissionDenied, unauthenticated } from "../../runtime/errors.js";
+import { SERVICE_NAMES, type ServiceName } from "../../runtime/config.js";
 import * as v from "../../runtime/validate.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
 import { checkPasswordPolicy } from "../crypto/passwords.js";
 import type { Sessions } from "../sessions/sessions.js";
 import type { SessionRow } from "../sessions/store.js";
@@ -32,6 +34,12 @@ function toSession(row: SessionRow, currentFamily: string | undefined) {
   };
 }
 
+/** Compared as hashes: equal length for timingSafeEqual, no early exit on the first difference. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** Login, token refresh, sessions, keys, and the flows by mail (recovery.ts). */
 export function authHandlers(id: Identity, passwordLogin: PasswordLogin, sessions: Sessions, recovery: Recovery): ServiceImpl<typeof AuthService> {
   /** Acting on another user's sessions needs users:update on that user. */
@@ -50,6 +58,14 @@ export function authHandlers(id: Identity, passwordLogin: PasswordLogin, session
     async refresh(req, ctx) {
       const client = ctx.client;
       return { tokens: await sessions.refresh(req.refreshToken, client) };
+    },
+
+    async issueServiceToken(req) {
+      const name = v.text("service_name", req.serviceName, { min: 1, max: 64 });
+      if (!SERVICE_NAMES.includes(name as ServiceName)) throw invalidArgument("service_name", `must be one of ${SERVICE_NAMES.join(", ")}`);
+      if (!sameSecret(req.secret, id.config.serviceSecret)) throw unauthenticated("wrong service secret");
+      const issued = await id.tokens.issueForService(name);
+      return { accessToken: issued.token, expiresAt: timestampFromDate(issued.expiresAt) };
     },
 
     async logout(_req, ctx) {

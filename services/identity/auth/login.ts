@@ -3,7 +3,6 @@ import * as v from "../../runtime/validate.js";
 import { Severity } from "../../runtime/event-publisher.js";
 import type { Identity } from "../context.js";
 import type { Sessions, ClientInfo } from "../sessions/sessions.js";
-import type { UserRow } from "../users/store.js";
 import { refusalToSignIn } from "../users/standing.js";
 import { Lockout } from "./lockout.js";
 
@@ -27,9 +26,8 @@ export class PasswordLogin {
     const login = v.text("login", input.login, { min: 1, max: 254 });
     if (!input.password) throw unauthenticated(BAD_CREDENTIALS);
     const keys = Lockout.keys(code, login, client.ip);
-    await this.lockout.check(keys);
-
-    const org = await this.id.db.withSystem((tx) => this.id.organizations.byCode(tx, code));
+    // Independent reads, both before any password work: one wait instead of two.
+    const [, org] = await Promise.all([this.lockout.check(keys), this.id.db.withSystem((tx) => this.id.organizations.byCode(tx, code))]);
     const user = org ? await this.id.db.withTenant(org.id, (tx) => this.id.users.byLogin(tx, login)) : undefined;
     const verdict = user?.password_hash ? await this.id.hasher.verify(user.password_hash, input.password) : undefined;
     if (!verdict) await this.id.hasher.verifyNothing(input.password);
@@ -51,12 +49,12 @@ export class PasswordLogin {
       await this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "user", entityId: user.id, outcome: "DENIED", ip: client.ip, userAgent: client.userAgent, detail: { reason: refusal } });
       throw permissionDenied(refusal);
     }
-    await this.lockout.succeed(keys[0]!);
-    const rehash = verdict.needsRehash ? await this.id.hasher.hash(input.password) : undefined;
-    const opened = await this.id.db.withTenant(org.id, async (tx) => {
-      const changed = await this.id.users.update(tx, user.id, { last_login_at: new Date(), ...(rehash ? { password_hash: rehash } : {}) });
-      return this.sessions.open(tx, changed as UserRow, client);
-    });
+    const open = async () => {
+      const rehash = verdict.needsRehash ? await this.id.hasher.hash(input.password) : undefined;
+      const opened = await this.id.db.withTenant(org.id, async (tx) => this.sessions.open(tx, await this.id.users.recordLogin(tx, user, rehash), client));
+      return { opened, rehash };
+    };
+    const [{ opened, rehash }] = await Promise.all([open(), this.lockout.succeed(keys[0]!)]);
     const tokens = await this.sessions.tokensFor(opened);
     await this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "session", entityId: opened.familyId, outcome: "SUCCESS", ip: client.ip, userAgent: client.userAgent, detail: rehash ? { passwordRehashed: true } : {} });
     return { tokens, user: opened.user };

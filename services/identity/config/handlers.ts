@@ -1,7 +1,8 @@
 import { ConfigService } from "../../../gen/rollcall/identity/v1/config_pb.js";
 import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, requirePlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
+import { requirePlatform } from "../caller-checks.js";
 import { configKey, jsonOf, valueOf, type ConfigStore } from "./config-store.js";
 
 export function configHandlers(id: Identity, configs: ConfigStore): ServiceImpl<typeof ConfigService> {

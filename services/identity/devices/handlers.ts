@@ -3,7 +3,7 @@ import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
 import { pageOf, readPage } from "../../runtime/pagination.js";
 import * as v from "../../runtime/validate.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
 import { direction, toDevice, type Devices } from "./devices.js";
 import type { DeviceStore } from "./store.js";
 

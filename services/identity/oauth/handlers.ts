@@ -4,7 +4,7 @@ import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
 import { notFound } from "../../runtime/errors.js";
 import * as v from "../../runtime/validate.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
 import type { Sessions } from "../sessions/sessions.js";
 import { toUser } from "../users/convert.js";
 import type { Users } from "../users/users.js";

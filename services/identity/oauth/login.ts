@@ -135,8 +135,7 @@ export class OAuthLogin {
         expiresAt: tokens.expiresAt ?? null,
         providerData: providerData(who),
       });
-      const changed = await this.id.users.update(tx, linked.user.id, { last_login_at: new Date() });
-      return this.sessions.open(tx, changed as UserRow, client);
+      return this.sessions.open(tx, await this.id.users.recordLogin(tx, linked.user, undefined), client);
     });
     const authTokens = await this.sessions.tokensFor(opened);
     await audit("SUCCESS", opened.user, { userCreated: linked.how === "created" }, { type: "session", id: opened.familyId });

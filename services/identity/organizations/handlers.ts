@@ -4,7 +4,8 @@ import { invalidArgument, notFound } from "../../runtime/errors.js";
 import { pageOf, readPage } from "../../runtime/pagination.js";
 import * as v from "../../runtime/validate.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, requirePlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
+import { requirePlatform } from "../caller-checks.js";
 import { STATUS_FROM_PROTO, toOrganization } from "./convert.js";
 import { Organizations, type Transition } from "./organizations.js";
 
@@ -22,8 +23,9 @@ export function organizationHandlers(id: Identity, organizations: Organizations)
   return {
     async createOrganization(req, ctx) {
       const caller = requirePlatform(ctx, "create organisations");
-      const row = await organizations.create({ code: req.code, name: req.name, legalName: req.legalName, timezone: req.timezone, settings: req.settings }, "PENDING", caller);
-      if (caller.kind === "user") await id.authzLink.assignRole(row.id, caller.subject, "ADMIN", ctx);
+      // A user creating an organisation becomes its ADMIN in the seeding transaction: never an organisation without one.
+      const admin = caller.kind === "user" ? caller.subject : undefined;
+      const row = await organizations.create({ code: req.code, name: req.name, legalName: req.legalName, timezone: req.timezone, settings: req.settings }, "PENDING", caller, admin);
       return { organization: toOrganization(row) };
     },
 

@@ -43,13 +43,13 @@ export class Organizations {
 
   /**
    * Creates the organisation, seeds its system roles in authz and makes `adminUserId` (the
-   * creator, or the bootstrap admin) its ADMIN.
+   * creator) its ADMIN, in the seeding's transaction.
    */
-  async create(input: NewOrganization, status: "PENDING" | "ACTIVE", actor: Actor): Promise<OrganizationRow> {
+  async create(input: NewOrganization, status: "PENDING" | "ACTIVE", actor: Actor, adminUserId?: string): Promise<OrganizationRow> {
     const org = this.validate(input);
     const row = await this.id.db.withSystem((tx) =>
       this.id.organizations.insert(tx, { id: randomUUID(), code: org.code, name: org.name, legal_name: org.legalName, status, timezone: org.timezone, settings: org.settings ?? {} }));
-    await this.id.authzLink.seedOrganization(row.id);
+    await this.id.authzLink.seedOrganization(row.id, adminUserId);
     await this.id.audit.publish({ organizationId: row.id, actor, action: "organization.create", entityType: "organization", entityId: row.id, outcome: "SUCCESS", detail: { code: row.code, status } });
     return row;
   }

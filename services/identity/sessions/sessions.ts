@@ -20,13 +20,18 @@ export interface ClientInfo {
 
 type Tokens = MessageInitShape<typeof AuthTokensSchema>;
 
+type RefreshOutcome = { error: string } | { reuse: SessionRow } | { opened: OpenedSession<SessionUser> };
+
+/** What a session is opened for: enough of the user to sign their access token. */
+export type SessionUser = Pick<UserRow, "id" | "organization_id" | "is_staff">;
+
 /**
  * A session row written in a transaction whose access token is signed after commit: signing needs
  * the user's roles from authz, and no other service may be called while a transaction is open
  * (in embedded mode the database has one backend, and authz would wait for it forever).
  */
-export interface OpenedSession {
-  user: UserRow;
+export interface OpenedSession<U extends SessionUser = UserRow> {
+  user: U;
   familyId: string;
   jti: string;
   refreshToken: string;
@@ -42,7 +47,7 @@ export class Sessions {
   constructor(private readonly id: Identity, private readonly store: SessionStore) {}
 
   /** Opens a session for a user who has just proven who they are. One session per device. */
-  async open(tx: Transaction, user: UserRow, client: ClientInfo): Promise<OpenedSession> {
+  async open<U extends SessionUser>(tx: Transaction, user: U, client: ClientInfo): Promise<OpenedSession<U>> {
     if (client.deviceId) await this.revoke(tx, { userId: user.id, deviceId: client.deviceId }, "replaced");
     return this.issue(tx, user, client, randomUUID());
   }
@@ -51,24 +56,18 @@ export class Sessions {
   async refresh(refreshToken: string, client: Pick<ClientInfo, "ip" | "userAgent">): Promise<Tokens> {
     if (!refreshToken) throw unauthenticated("refresh_token is required");
     const hash = hashToken(refreshToken);
-    type Outcome = { error: string } | { reuse: SessionRow } | { opened: OpenedSession };
-    const outcome = await this.id.db.withSystem(async (tx): Promise<Outcome> => {
-      const row = await this.store.byRefreshHashForUpdate(tx, hash);
-      if (!row) return { error: "refresh token is not valid; log in again" };
-      if (row.revoked_at) {
-        if (row.revoked_reason !== "rotated") return { error: "session was revoked; log in again" };
-        await this.revoke(tx, { familyIds: [row.family_id] }, "reuse_detected");
-        return { reuse: row };
-      }
-      if (new Date(row.refresh_expires_at).getTime() <= Date.now()) return { error: "refresh token has expired; log in again" };
-      const user = await this.id.users.byId(tx, row.user_id, { includeDeleted: true });
-      const refusal = user && refusalToSignIn(user, await this.id.organizations.byId(tx, user.organization_id));
-      if (!user || refusal) {
+    // The usual case, a live token, is one statement to rotate it and check the account, one to
+    // insert its successor: a refresh is mostly round trips to the database.
+    const outcome = await this.id.db.withSystem(async (tx): Promise<RefreshOutcome> => {
+      const rotated = await this.store.rotate(tx, hash);
+      if (!rotated) return this.refusedRefresh(tx, hash);
+      const { session: row, account, organization } = rotated;
+      const refusal = account && refusalToSignIn(account, organization);
+      if (!account || refusal) {
         await this.revoke(tx, { familyIds: [row.family_id] }, "revoked");
         return { error: refusal ?? "the account no longer exists" };
       }
-      await this.store.markRotated(tx, row.id);
-      return { opened: await this.issue(tx, user, { deviceId: row.device_id, userAgent: client.userAgent || row.user_agent, ip: client.ip }, row.family_id) };
+      return { opened: await this.issue(tx, account, { deviceId: row.device_id, userAgent: client.userAgent || row.user_agent, ip: client.ip }, row.family_id) };
     });
     if ("reuse" in outcome) {
       const row = outcome.reuse;
@@ -78,6 +77,18 @@ export class Sessions {
     }
     if ("error" in outcome) throw unauthenticated(outcome.error);
     return this.tokensFor(outcome.opened);
+  }
+
+  /** Why a refresh token that did not rotate is refused; presenting a rotated one revokes its family. */
+  private async refusedRefresh(tx: Transaction, hash: string): Promise<RefreshOutcome> {
+    const row = await this.store.byRefreshHashForUpdate(tx, hash);
+    if (!row) return { error: "refresh token is not valid; log in again" };
+    if (row.revoked_at) {
+      if (row.revoked_reason !== "rotated") return { error: "session was revoked; log in again" };
+      await this.revoke(tx, { familyIds: [row.family_id] }, "reuse_detected");
+      return { reuse: row };
+    }
+    return { error: "refresh token has expired; log in again" };
   }
 
   /**
@@ -103,7 +114,7 @@ export class Sessions {
   }
 
   /** Signs the access token of a committed session. */
-  async tokensFor(opened: OpenedSession): Promise<Tokens> {
+  async tokensFor(opened: OpenedSession<SessionUser>): Promise<Tokens> {
     const { user } = opened;
     const roles = await this.id.authzLink.rolesOf(user.organization_id, user.id);
     const access = await this.id.tokens.forUser({ id: user.id, organizationId: user.organization_id, roles, staff: user.is_staff }, opened.familyId, opened.jti);
@@ -116,7 +127,7 @@ export class Sessions {
     };
   }
 
-  private async issue(tx: Transaction, user: UserRow, client: ClientInfo, familyId: string): Promise<OpenedSession> {
+  private async issue<U extends SessionUser>(tx: Transaction, user: U, client: ClientInfo, familyId: string): Promise<OpenedSession<U>> {
     const jti = randomUUID();
     const refreshToken = newOpaqueToken();
     const refreshExpiresAt = new Date(Date.now() + this.id.config.identity.refreshTokenTtlSec * 1000);

@@ -1,5 +1,6 @@
 import type { Transaction } from "sequelize";
 import type { Sql } from "../../runtime/db/index.js";
+import type { OrganizationStanding, UserRow } from "../users/store.js";
 
 export interface SessionRow {
   id: string;
@@ -20,6 +21,26 @@ export interface SessionRow {
 
 export type NewSession = Pick<SessionRow, "id" | "organization_id" | "user_id" | "device_id" | "user_agent" | "ip_address" | "family_id" | "refresh_token_hash" | "access_jti" | "refresh_expires_at">;
 
+/** What a refresh needs of the session's user: who they are, and whether they may still sign in. */
+export type SessionAccount = Pick<UserRow, "id" | "organization_id" | "is_staff" | "is_active" | "deleted_at" | "ban_until">;
+
+export interface RotatedSession {
+  session: SessionRow;
+  account: SessionAccount | undefined;
+  organization: OrganizationStanding | undefined;
+}
+
+interface AccountColumns {
+  account_id: string | null;
+  account_is_staff: boolean | null;
+  account_is_active: boolean | null;
+  account_deleted_at: Date | null;
+  account_ban_until: Date | null;
+  org_code: string | null;
+  org_status: OrganizationStanding["status"] | null;
+  org_status_reason: string | null;
+}
+
 /** Why a session row stopped being usable. "rotated" rows are the ones whose reuse is theft. */
 export type RevokedReason = "rotated" | "logout" | "revoked" | "reuse_detected" | "replaced" | "password_changed" | "banned" | "deleted";
 
@@ -39,13 +60,38 @@ export class SessionStore {
       [s.id, s.organization_id, s.user_id, s.device_id, s.user_agent, s.ip_address, s.family_id, s.refresh_token_hash, s.access_jti, s.refresh_expires_at]);
   }
 
+  /**
+   * Rotates a live, unexpired refresh token in one statement: marks its row "rotated" and returns
+   * it with the standing of its user and organisation (what refusalToSignIn needs). Undefined when
+   * the token is unknown, already rotated or revoked, or expired: byRefreshHashForUpdate then says
+   * which. A concurrent rotation of the same token waits for this one's row lock, then finds it
+   * rotated.
+   */
+  async rotate(tx: Transaction, hash: string): Promise<RotatedSession | undefined> {
+    const row = await this.sql.row<SessionRow & AccountColumns>(tx,
+      `WITH s AS (
+         UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now()
+         WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > now()
+         RETURNING ${COLUMNS})
+       SELECT s.*, u.id AS account_id, u.is_staff AS account_is_staff, u.is_active AS account_is_active,
+         u.deleted_at AS account_deleted_at, u.ban_until AS account_ban_until,
+         o.code AS org_code, o.status AS org_status, o.status_reason AS org_status_reason
+       FROM s LEFT JOIN identity.users u ON u.id = s.user_id LEFT JOIN identity.organizations o ON o.id = u.organization_id`, [hash]);
+    if (!row) return undefined;
+    const { account_id, account_is_staff, account_is_active, account_deleted_at, account_ban_until, org_code, org_status, org_status_reason, ...session } = row;
+    return {
+      session,
+      account: account_id === null ? undefined : {
+        id: account_id, organization_id: session.organization_id, is_staff: account_is_staff!, is_active: account_is_active!,
+        deleted_at: account_deleted_at, ban_until: account_ban_until,
+      },
+      organization: org_status === null ? undefined : { code: org_code!, status: org_status, status_reason: org_status_reason ?? "" },
+    };
+  }
+
   /** The row holding this refresh token, locked for the rotation. */
   byRefreshHashForUpdate(tx: Transaction, hash: string): Promise<SessionRow | undefined> {
     return this.sql.row(tx, `SELECT ${COLUMNS} FROM identity.sessions WHERE refresh_token_hash = $1 FOR UPDATE`, [hash]);
-  }
-
-  async markRotated(tx: Transaction, id: string): Promise<void> {
-    await this.sql.execute(tx, "UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now() WHERE id = $1", [id]);
   }
 
   /** Revokes the live rows of families; returns the family ids that were live. */

@@ -17,7 +17,7 @@ export interface TokenIssuerOptions {
 
 /** Mints the access tokens the auth interceptor of every service verifies. */
 export class TokenIssuer {
-  private serviceToken: IssuedToken | undefined;
+  private readonly serviceTokens = new Map<string, IssuedToken>();
 
   constructor(private readonly keys: KeyRing, private readonly options: TokenIssuerOptions) {}
 
@@ -33,12 +33,18 @@ export class TokenIssuer {
     return this.mint(device.id, { typ: "device", org: device.organizationId, roles: ["DEVICE"] }, this.options.deviceTokenTtlSec);
   }
 
-  /** identity's own token for calls to other services (cached until close to expiry). */
+  /** A service's token for calls to other services (cached per service until close to expiry). */
   async forService(name = "identity"): Promise<string> {
-    if (!this.serviceToken || this.serviceToken.expiresAt.getTime() - Date.now() < 60_000) {
-      this.serviceToken = await this.mint(name, { typ: "service" }, this.options.accessTokenTtlSec);
+    return (await this.issueForService(name)).token;
+  }
+
+  async issueForService(name: string): Promise<IssuedToken> {
+    let issued = this.serviceTokens.get(name);
+    if (!issued || issued.expiresAt.getTime() - Date.now() < 60_000) {
+      issued = await this.mint(name, { typ: "service" }, this.options.accessTokenTtlSec);
+      this.serviceTokens.set(name, issued);
     }
-    return this.serviceToken.token;
+    return issued;
   }
 
   private async mint(subject: string, claims: RollcallClaims, ttlSec: number, jti: string = randomUUID()): Promise<IssuedToken> {

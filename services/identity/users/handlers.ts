@@ -5,7 +5,7 @@ import { failedPrecondition, invalidArgument, notFound, permissionDenied } from 
 import { pageOf, readPage } from "../../runtime/pagination.js";
 import * as v from "../../runtime/validate.js";
 import type { Identity } from "../context.js";
-import { callerOf, isPlatform, targetOrganization } from "../caller-checks.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
 import type { Organizations } from "../organizations/organizations.js";
 import type { Sessions } from "../sessions/sessions.js";
 import { genderName, toUser } from "./convert.js";
@@ -67,7 +67,7 @@ export function userHandlers(id: Identity, organizations: Organizations, users: 
           ? targetOrganization(ctx, (await organizations.getByCode(req.organizationCode)).id)
           : targetOrganization(ctx, req.organizationId);
         await authorize(ctx, "create");
-        if (req.roles.length > 0 && !isPlatform(callerOf(ctx))) await id.authz.authorize(ctx, "roles", "update");
+        if (req.roles.length > 0 && !isPlatform(callerOf(ctx))) await id.authz.authorize(ctx, "roles", "assign");
       }
       const row = await users.create(orgId, { ...req, metadata: req.metadata }, ctx.caller ?? { kind: "system", subject: "" });
       return { user: toUser(row, await id.authzLink.rolesOf(orgId, row.id, ctx)) };

@@ -1,11 +1,10 @@
-import type { OrganizationRow } from "../organizations/store.js";
-import type { UserRow } from "./store.js";
+import type { OrganizationStanding, UserRow } from "./store.js";
 
 /**
  * Why this user may not sign in or keep a session now, or undefined. Said only after the
  * password was proven, so strangers learn nothing about accounts.
  */
-export function refusalToSignIn(user: UserRow, org: OrganizationRow | undefined, now = new Date()): string | undefined {
+export function refusalToSignIn(user: Pick<UserRow, "deleted_at" | "is_active" | "ban_until">, org: OrganizationStanding | undefined, now = new Date()): string | undefined {
   if (user.deleted_at) return "this account was deleted";
   if (!user.is_active) return "this account is deactivated; ask your administrator";
   if (user.ban_until && new Date(user.ban_until) > now) return `this account is banned until ${new Date(user.ban_until).toISOString()}`;

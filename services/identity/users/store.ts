@@ -1,7 +1,10 @@
 import type { Transaction } from "sequelize";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Sql } from "../../runtime/db/index.js";
-import { escapeLike } from "../organizations/store.js";
+import { escapeLike, type OrganizationRow } from "../organizations/store.js";
+
+/** What refusalToSignIn needs of an organisation. */
+export type OrganizationStanding = Pick<OrganizationRow, "code" | "status" | "status_reason">;
 
 export interface UserRow {
   id: string;
@@ -98,6 +101,14 @@ export class UserStore {
     if (filter.ids) where.push(`u.id = ANY($${bind.push(filter.ids)}::uuid[])`);
     if (filter.after) where.push(`(u.created_at, u.id) > ($${bind.push(filter.after.key)}::timestamptz, $${bind.push(filter.after.id)}::uuid)`);
     return this.sql.rows(tx, `${SELECT} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY u.created_at, u.id LIMIT $${bind.push(filter.limit + 1)}`, bind);
+  }
+
+  /** A successful sign-in: last_login_at, and the password's new hash when its parameters changed. */
+  async recordLogin(tx: Transaction, user: UserRow, rehash: string | undefined): Promise<UserRow> {
+    const changed = await this.sql.row<Pick<UserRow, "last_login_at" | "updated_at">>(tx,
+      `UPDATE identity.users SET last_login_at = now(), updated_at = now()${rehash ? ", password_hash = $2" : ""} WHERE id = $1 RETURNING last_login_at, updated_at`,
+      rehash ? [user.id, rehash] : [user.id]);
+    return { ...user, ...changed, ...(rehash ? { password_hash: rehash } : {}) };
   }
 
   async update(tx: Transaction, id: string, changes: Partial<Pick<UserRow, UserColumn | ProfileColumn>>): Promise<UserRow | undefined> {

@@ -91,6 +91,11 @@ export interface ConsumeSpec {
   batchSize?: number;
   /** Delay before the first redelivery of a failed message; doubles each time. Default 1 s. */
   retryDelayMs?: number;
+  /**
+   * Once a batch has begun to arrive, how long to wait for it to fill up to batchSize (NATS only;
+   * for bulk consumers, where fewer, larger batches are cheaper). Default 0: hand out what arrived.
+   */
+  fillWaitMs?: number;
 }
 
 export interface ConsumerCounters {

@@ -24,6 +24,7 @@ export interface ConsumerSettings {
   maxAckPending: number;
   batchSize: number;
   retryDelayMs: number;
+  fillWaitMs: number;
 }
 
 const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
@@ -55,6 +56,7 @@ export function consumerSettings(spec: ConsumeSpec): ConsumerSettings {
     maxAckPending: positive(spec.maxAckPending ?? 1_000, "maxAckPending"),
     batchSize: positive(spec.batchSize ?? 10, "batchSize"),
     retryDelayMs: positive(spec.retryDelayMs ?? 1_000, "retryDelayMs"),
+    fillWaitMs: spec.fillWaitMs === undefined || spec.fillWaitMs === 0 ? 0 : positive(spec.fillWaitMs, "fillWaitMs"),
   };
   if (settings.batchSize > settings.maxAckPending) {
     throw invalidArgument("batchSize", `${settings.batchSize} exceeds maxAckPending ${settings.maxAckPending}`);

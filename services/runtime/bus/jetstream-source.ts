@@ -80,6 +80,10 @@ export class JetStreamSource implements DeliverySource {
       if (this.received.length > 0) {
         // A pull's messages arrive over several socket reads: one turn of the event loop lets a burst form one batch.
         await nextTurn();
+        const fillUntil = Date.now() + this.settings.fillWaitMs;
+        while (this.received.length < this.settings.batchSize && this.pulling && !this.interrupted && Date.now() < fillUntil) {
+          await this.wake.wait(fillUntil - Date.now());
+        }
         if (this.interrupted) break;
         return this.received.splice(0, this.settings.batchSize).map((message) => this.delivery(message));
       }

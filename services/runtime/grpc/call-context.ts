@@ -2,68 +2,120 @@ import { randomUUID } from "node:crypto";
 import { status, type Metadata, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
 /** What every kind of grpc-js server call has in common. */
-export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "metadata" | "getPeer" | "getDeadline"> & {
+export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "metadata" | "getPeer" | "getDeadline" | "cancelled"> & {
   once(event: "cancelled", listener: () => void): unknown;
   removeListener(event: "cancelled", listener: () => void): unknown;
 };
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Authenticator } from "../auth/authenticator.js";
+import type { Caller } from "../auth/caller.js";
 import type { CallContext } from "./context.js";
 import { methodPath } from "./codec.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Builds a handler's CallContext: request id, deadline and cancellation, authenticated caller. */
-export async function openCallContext(
-  call: ServerSurfaceCall,
-  method: DescMethod,
-  isPublic: boolean,
-  authenticator: Authenticator,
-  logger: Logger,
-  shutdownSignal: AbortSignal,
-  trustedProxies: ReadonlySet<string>,
-): Promise<{ ctx: CallContext; close: () => void }> {
+/** What a method's calls share: fixed when the method is registered. */
+export interface MethodScope {
+  method: DescMethod;
+  path: string;
+  logger: Logger;
+  shutdownSignal: AbortSignal;
+  trustedProxies: ReadonlySet<string>;
+}
+
+export function methodScope(method: DescMethod, logger: Logger, shutdownSignal: AbortSignal, trustedProxies: ReadonlySet<string>): MethodScope {
+  return { method, path: methodPath(method), logger, shutdownSignal, trustedProxies };
+}
+
+/**
+ * Builds a handler's CallContext: request id, deadline and cancellation, authenticated caller.
+ * Close it when the handler is done.
+ */
+export async function openCallContext(call: ServerSurfaceCall, scope: MethodScope, isPublic: boolean, authenticator: Authenticator): Promise<ServerCallContext> {
   const metadata: Metadata = call.metadata;
   const requestId = validRequestId(metadata.get(REQUEST_ID_HEADER)[0]) ?? randomUUID();
   const deadline = toDate(call.getDeadline());
-  const controller = new AbortController();
-  const onCancel = () => controller.abort(new AppError(status.CANCELLED, "the client cancelled the call"));
-  call.once("cancelled", onCancel);
-  let timer: NodeJS.Timeout | undefined;
-  if (deadline) {
-    const remaining = deadline.getTime() - Date.now();
-    if (remaining <= 0) throw new AppError(status.DEADLINE_EXCEEDED, "the call's deadline passed before it started");
-    timer = setTimeout(
-      () => controller.abort(new AppError(status.DEADLINE_EXCEEDED, "the call's deadline passed")),
-      remaining,
-    );
+  if (deadline && deadline.getTime() <= Date.now()) throw new AppError(status.DEADLINE_EXCEEDED, "the call's deadline passed before it started");
+  const caller = await authenticator.authenticate(metadata, isPublic);
+  return new ServerCallContext(call, scope, requestId, caller, deadline);
+}
+
+/**
+ * The context of one call. Most unary handlers never look at their signal, logger or client
+ * address, so those are made on first use: the profile of a fast call (authz Check) showed
+ * them, made eagerly, as a large part of the server's work per call.
+ */
+export class ServerCallContext implements CallContext {
+  readonly method: DescMethod;
+  readonly path: string;
+  readonly metadata: Metadata;
+  private controller: AbortController | undefined;
+  private streamSignal: AbortSignal | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onCancel: (() => void) | undefined;
+  private log: Logger | undefined;
+  private clientInfo: { ip: string; userAgent: string } | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly call: ServerSurfaceCall,
+    private readonly scope: MethodScope,
+    readonly requestId: string,
+    readonly caller: Caller | undefined,
+    readonly deadline: Date | undefined,
+  ) {
+    this.method = scope.method;
+    this.path = scope.path;
+    this.metadata = call.metadata;
+    // Streams, which may never end by themselves, are ended on shutdown: that needs the signal now.
+    if (scope.method.methodKind !== "unary") void this.signal;
   }
-  // Unary calls drain on shutdown; streams, which may never end by themselves, are ended.
-  const signal = method.methodKind === "unary" ? controller.signal : AbortSignal.any([controller.signal, shutdownSignal]);
-  const close = () => {
-    clearTimeout(timer);
-    call.removeListener("cancelled", onCancel);
-  };
-  try {
-    const caller = await authenticator.authenticate(metadata, isPublic);
-    const ctx: CallContext = {
-      method,
-      path: methodPath(method),
-      requestId,
-      metadata,
-      peer: call.getPeer(),
-      client: clientOf(metadata, call.getPeer(), trustedProxies),
-      caller,
-      deadline,
-      signal,
-      logger: logger.child({ requestId, rpc: method.name, caller: caller?.subject }),
-    };
-    return { ctx, close };
-  } catch (err) {
-    close();
-    throw err;
+
+  get peer(): string {
+    return this.call.getPeer();
   }
+
+  get client(): { ip: string; userAgent: string } {
+    return (this.clientInfo ??= clientOf(this.metadata, this.call.getPeer(), this.scope.trustedProxies));
+  }
+
+  get logger(): Logger {
+    return (this.log ??= this.scope.logger.child({ requestId: this.requestId, rpc: this.scope.method.name, caller: this.caller?.subject }));
+  }
+
+  /** Aborted when the client cancels or the deadline passes (and, for streams, at shutdown). */
+  get signal(): AbortSignal {
+    if (this.streamSignal) return this.streamSignal;
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      if (this.call.cancelled) controller.abort(cancelledByClient());
+      else if (!this.closed) {
+        this.onCancel = () => controller.abort(cancelledByClient());
+        this.call.once("cancelled", this.onCancel);
+        // A deadline past what a timer can hold (2^31-1 ms, about 24.8 days) would fire at once.
+        if (this.deadline && this.deadline.getTime() - Date.now() <= MAX_TIMER_MS) {
+          this.timer = setTimeout(
+            () => controller.abort(new AppError(status.DEADLINE_EXCEEDED, "the call's deadline passed")),
+            Math.max(0, this.deadline.getTime() - Date.now()),
+          );
+        }
+      }
+    }
+    if (this.scope.method.methodKind === "unary") return this.controller.signal;
+    return (this.streamSignal = AbortSignal.any([this.controller.signal, this.scope.shutdownSignal]));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.onCancel) this.call.removeListener("cancelled", this.onCancel);
+  }
+}
+
+function cancelledByClient(): AppError {
+  return new AppError(status.CANCELLED, "the client cancelled the call");
 }
 
 function toDate(deadline: Date | number): Date | undefined {

@@ -3,6 +3,7 @@ import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageSha
 import { deserializer, methodPath, serializer } from "./codec.js";
 import { fromServiceError } from "./status.js";
 import { REQUEST_ID_HEADER } from "./call-context.js";
+import { meshChannelOptions } from "./service-config.js";
 import type { CallContext } from "./context.js";
 
 export interface CallOptions {
@@ -43,12 +44,7 @@ export interface ClientOptions {
  * propagate unchanged. Several services on one target should share a channel: pass `channel`.
  */
 export function createClient<S extends DescService>(service: S, target: string, options: ClientOptions = {}, channel?: Client): RpcClient<S> & { close(): void } {
-  const client = channel ?? new Client(target, options.credentials ?? grpcCredentials.createInsecure(), {
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    ...options.channelOptions,
-  });
+  const client = channel ?? new Client(target, options.credentials ?? grpcCredentials.createInsecure(), { ...meshChannelOptions(), ...options.channelOptions });
   const methods: Record<string, unknown> = { close: () => client.close() };
   for (const method of service.methods) methods[method.localName] = clientMethod(client, method, options);
   return methods as RpcClient<S> & { close(): void };

@@ -6,7 +6,11 @@ export const methodPath = (method: DescMethod): string => `/${method.parent.type
 
 export function serializer(schema: DescMessage): (value: object) => Buffer {
   // create() returns a message as is and turns a plain init object into one; toBinary needs the latter.
-  return (value) => Buffer.from(toBinary(schema, create(schema, value as never)));
+  return (value) => {
+    const bytes = toBinary(schema, create(schema, value as never));
+    // A view of the encoded bytes, not a second copy of them.
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 export function deserializer(schema: DescMessage): (bytes: Buffer) => unknown {

@@ -11,8 +11,9 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { CallContext } from "./context.js";
-import { openCallContext, REQUEST_ID_HEADER, type ServerSurfaceCall } from "./call-context.js";
+import { methodScope, openCallContext, REQUEST_ID_HEADER, type ServerSurfaceCall } from "./call-context.js";
 import { toStatus, type StatusObject } from "./status.js";
+import type { PeerPolicy } from "./peer-identity.js";
 
 /** What every call goes through, whatever its kind. */
 export interface CallPipeline {
@@ -22,6 +23,8 @@ export interface CallPipeline {
   /** Aborted when the server starts shutting down: long-lived streams end, unary calls drain. */
   shutdownSignal: AbortSignal;
   trustedProxies: ReadonlySet<string>;
+  /** Checks the caller's service identity (mTLS) on internal-only methods and service tokens. */
+  peers?: PeerPolicy;
 }
 
 type Outcome<T> = { ok: T; requestId: string } | { error: StatusObject };
@@ -31,27 +34,37 @@ type AnyImpl = (input: never, ctx: CallContext) => unknown;
  * Wraps a plain handler function into a grpc-js handler: context, auth, metrics, error mapping.
  * `impl` undefined answers UNIMPLEMENTED.
  */
-export function grpcHandler(method: DescMethod, impl: AnyImpl | undefined, isPublic: boolean, pipe: CallPipeline): UntypedHandleCall {
+export function grpcHandler(method: DescMethod, impl: AnyImpl | undefined, isPublic: boolean, pipe: CallPipeline, isInternal = false): UntypedHandleCall {
   const labels = { grpc_service: method.parent.typeName, grpc_method: method.name, grpc_type: grpcType(method) };
+  const scope = methodScope(method, pipe.logger, pipe.shutdownSignal, pipe.trustedProxies);
+  // Label objects made once per method and status code, not per call.
+  const handledLabels = new Map<number, typeof labels & { grpc_code: string }>();
+  const handled = (code: number) => {
+    let l = handledLabels.get(code);
+    if (!l) handledLabels.set(code, (l = { ...labels, grpc_code: status[code] ?? String(code) }));
+    return l;
+  };
   const run = async <T>(call: ServerSurfaceCall, body: (ctx: CallContext) => Promise<T>): Promise<Outcome<T>> => {
     pipe.metrics.grpcStarted.inc(labels);
-    const stopTimer = pipe.metrics.grpcHandlingSeconds.startTimer(labels);
-    let requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? "-");
+    const started = performance.now();
+    let requestId = "-";
     let outcome: Outcome<T>;
     try {
-      if (!impl) throw unimplemented(`${method.parent.typeName}/${method.name}`);
-      const { ctx, close } = await openCallContext(call, method, isPublic, pipe.authenticator, pipe.logger, pipe.shutdownSignal, pipe.trustedProxies);
+      if (!impl) throw unimplemented(scope.path.slice(1));
+      const ctx = await openCallContext(call, scope, isPublic, pipe.authenticator);
       requestId = ctx.requestId;
       try {
+        pipe.peers?.check(call, scope.path, isInternal, ctx.caller);
         outcome = { ok: await body(ctx), requestId };
       } finally {
-        close();
+        ctx.close();
       }
     } catch (err) {
+      if (requestId === "-") requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? "-");
       outcome = { error: toStatus(abortReason(err), requestId, pipe.logger) };
     }
-    pipe.metrics.grpcHandled.inc({ ...labels, grpc_code: status["error" in outcome ? outcome.error.code : status.OK] });
-    stopTimer();
+    pipe.metrics.grpcHandled.inc(handled("error" in outcome ? outcome.error.code : status.OK));
+    pipe.metrics.grpcHandlingSeconds.observe(labels, (performance.now() - started) / 1000);
     return outcome;
   };
 

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, status, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { DescFile, DescService } from "@bufbuild/protobuf";
 import { AppError } from "../errors.js";
@@ -9,6 +9,9 @@ import type { ServiceImpl } from "./context.js";
 import { serviceDefinition } from "./codec.js";
 import { grpcHandler } from "./method-handlers.js";
 import { addReflection } from "./reflection.js";
+import { PLAINTEXT, type MeshTransport } from "./mesh-transport.js";
+import { PeerPolicy } from "./peer-identity.js";
+import { SERVICE_NAMES } from "../config.js";
 
 export interface RpcServerOptions {
   logger: Logger;
@@ -17,11 +20,20 @@ export interface RpcServerOptions {
   maxMessageBytes: number;
   /** Peers whose x-forwarded-for is believed; default loopback (the gateway beside the services). */
   trustedProxies?: readonly string[];
+  /** mTLS or plaintext (default: plaintext, for tests and the all-in-one development mode). */
+  transport?: MeshTransport;
+  /** Certificate identities of the mesh's own services, allowed on internal-only methods. */
+  meshServices?: readonly string[];
 }
 
 export interface RegisterOptions<S extends DescService> {
   /** Methods callable without a token (by local name), e.g. login. */
   publicMethods?: (keyof S["method"] & string)[];
+  /**
+   * Methods only the mesh's own services may call (with mTLS, by their certificate), never
+   * clients through the gateway, e.g. authz Check.
+   */
+  internalMethods?: (keyof S["method"] & string)[];
 }
 
 export interface MethodStatus {
@@ -45,7 +57,12 @@ export class RpcServer {
   private port: number | undefined;
   private stopping: Promise<void> | undefined;
 
+  private readonly transport: MeshTransport;
+  private readonly peers: PeerPolicy;
+
   constructor(private readonly options: RpcServerOptions) {
+    this.transport = options.transport ?? PLAINTEXT;
+    this.peers = new PeerPolicy(this.transport.kind === "mtls", new Set(options.meshServices ?? SERVICE_NAMES));
     this.server = new Server({
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": options.maxMessageBytes,
@@ -70,12 +87,14 @@ export class RpcServer {
       logger: this.options.logger.child({ service: service.typeName }),
       shutdownSignal: this.shutdownController.signal,
       trustedProxies: new Set(this.options.trustedProxies ?? ["127.0.0.1", "::1"]),
+      peers: this.peers,
     };
+    const internalMethods = new Set<string>(opts.internalMethods ?? []);
     const handlers: UntypedServiceImplementation = {};
     for (const method of service.methods) {
       const fn = (impl as Record<string, unknown>)[method.localName] as never;
       const isPublic = publicMethods.has(method.localName);
-      handlers[method.name] = grpcHandler(method, fn, isPublic, pipeline);
+      handlers[method.name] = grpcHandler(method, fn, isPublic, pipeline, internalMethods.has(method.localName));
       this.methods.push({ service: service.typeName, method: method.name, implemented: fn !== undefined, public: isPublic });
     }
     this.server.addService(serviceDefinition(service), handlers);
@@ -96,7 +115,7 @@ export class RpcServer {
   async listen(host: string, port: number): Promise<number> {
     this.health.addToServer(this.server);
     this.port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+      this.server.bindAsync(`${host}:${port}`, this.transport.serverCredentials(), (err, bound) =>
         err ? reject(new Error(`cannot listen for gRPC on ${host}:${port}: ${err.message}`)) : resolve(bound),
       );
     });
