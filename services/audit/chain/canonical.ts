@@ -1,0 +1,74 @@
+import { createHash } from "node:crypto";
+
+/** The first row of a chain links to this. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** An audit row as hashed: every stored field except prev_hash and hash. */
+export interface ChainRow {
+  id: bigint;
+  eventId: string;
+  /** null for platform-level actions. */
+  organizationId: string | null;
+  actorType: string;
+  actorId: string;
+  action: string;
+  entityType: string;
+  entityId: string;
+  outcome: string;
+  /** Canonical text (canonicalIp) or null. */
+  ip: string | null;
+  userAgent: string;
+  detail: JsonValue;
+  service: string;
+  occurredAt: Date;
+  createdAt: Date;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The chain a row belongs to: one per organisation, plus one for platform-level actions. */
+export function chainOf(organizationId: string | null): string {
+  return organizationId ?? "platform";
+}
+
+/**
+ * hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the row). Canonical: a fixed-order array,
+ * object keys sorted, times as ISO strings with milliseconds (what timestamptz gives back
+ * exactly), the IP as canonicalIp. The same function runs when appending and when verifying, on
+ * values as Postgres returns them, so nothing depends on how jsonb or inet re-serialise.
+ */
+export function rowHash(prevHash: string, row: ChainRow): string {
+  return linkHash(prevHash, row.id, hashBody(row), row.createdAt);
+}
+
+/**
+ * The part of a row's canonical JSON known before it joins the chain (all but id and created_at),
+ * so the ingest path can build it outside the chain lock.
+ */
+export function hashBody(row: Omit<ChainRow, "id" | "createdAt">): string {
+  const s = JSON.stringify;
+  return `${s(row.eventId)},${s(row.organizationId ?? "")},${s(row.actorType)},${s(row.actorId)},${s(row.action)},` +
+    `${s(row.entityType)},${s(row.entityId)},${s(row.outcome)},${s(row.ip ?? "")},${s(row.userAgent)},${canonicalJson(row.detail)},` +
+    `${s(row.service)},"${row.occurredAt.toISOString()}",`;
+}
+
+/** SHA-256 over prev_hash, "\n" and the canonical JSON array [id, …body, created_at]. */
+export function linkHash(prevHash: string, id: bigint, body: string, createdAt: Date): string {
+  return createHash("sha256").update(`${prevHash}\n["${id}",${body}"${createdAt.toISOString()}"]`).digest("hex");
+}
+
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key]!)}`).join(",")}}`;
+}
+
+/**
+ * One spelling per address, so the text hashed on the way in equals the text hashed from inet on
+ * the way out (Postgres abbreviates IPv6 its own way): IPv6 as the URL standard serialises it.
+ */
+export function canonicalIp(ip: string | null): string | null {
+  if (ip === null || ip === "") return null;
+  return ip.includes(":") ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+}

@@ -1,0 +1,143 @@
+import type { Transaction } from "sequelize";
+import type { Database, Sql } from "../../runtime/db/index.js";
+import { chainOf, GENESIS_HASH, hashBody, linkHash, type ChainRow } from "./canonical.js";
+
+/** An audit row before the chain gives it an id, a time and its hashes. */
+export type NewAuditRow = Omit<ChainRow, "id" | "createdAt">;
+
+export interface AppendResult {
+  inserted: number;
+  /** Event ids already stored (redeliveries, republished events). */
+  duplicates: number;
+}
+
+interface Head {
+  chain: string;
+  last_id: string;
+  last_hash: string;
+  last_created_at: Date;
+}
+
+/** What can be computed for a batch before its chains are locked. */
+interface Prepared {
+  rows: NewAuditRow[];
+  chains: string[];
+  bodies: string[];
+  /** Postgres array literals of the columns that do not depend on the chain. */
+  columns: string[];
+}
+
+const COLUMNS = `event_id, organization_id, actor_type, actor_id, action, entity_type, entity_id, outcome,
+  ip_address, user_agent, detail, service, occurred_at, id, prev_hash, hash, created_at`;
+
+/**
+ * Appends rows to the per-organisation hash chains in one transaction: skips event ids already
+ * stored, locks the heads of the chains involved (in a fixed order, so concurrent batches and
+ * replicas wait for each other instead of deadlocking), gives each row the next id and links it to
+ * its chain's previous row, and inserts them all with one multi-row statement. Nothing of a batch
+ * is visible, or acknowledged upstream, until all of it has committed. Everything that does not
+ * depend on the chain is prepared before the lock, so parallel batches overlap that work.
+ */
+export class ChainWriter {
+  constructor(private readonly db: Database, private readonly sql: Sql) {}
+
+  async append(rows: readonly NewAuditRow[]): Promise<AppendResult> {
+    if (rows.length === 0) return { inserted: 0, duplicates: 0 };
+    // Arrival order decides the chain order; the first copy of a repeated event id wins.
+    const seen = new Set<string>();
+    const unique = rows.filter((row) => !seen.has(row.eventId) && Boolean(seen.add(row.eventId)));
+    let prepared = prepare(unique);
+    return this.db.withSystem(async (tx) => {
+      const fresh = await this.claimEventIds(tx, unique);
+      if (fresh.length === 0) return { inserted: 0, duplicates: rows.length };
+      if (fresh.length < unique.length) prepared = prepare(fresh);
+      await this.link(tx, prepared);
+      return { inserted: fresh.length, duplicates: rows.length - fresh.length };
+    });
+  }
+
+  private async claimEventIds(tx: Transaction, rows: NewAuditRow[]): Promise<NewAuditRow[]> {
+    const claimed = await this.sql.rows<{ event_id: string }>(
+      tx,
+      `INSERT INTO audit.audit_event_ids (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+      // Sorted, so concurrent batches claiming the same ids lock them in one order: no deadlock.
+      [pgArray(rows.map((row) => row.eventId).sort())],
+    );
+    if (claimed.length === rows.length) return rows;
+    const ids = new Set(claimed.map((row) => row.event_id));
+    return rows.filter((row) => ids.has(row.eventId));
+  }
+
+  private async link(tx: Transaction, batch: Prepared): Promise<void> {
+    const chains = [...new Set(batch.chains)].sort();
+    await this.sql.execute(tx, `INSERT INTO audit.chain_heads (chain, last_hash) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [pgArray(chains), GENESIS_HASH]);
+    const heads = await this.sql.rows<Head>(
+      tx,
+      `SELECT chain, last_id::text, last_hash, last_created_at FROM audit.chain_heads WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE`,
+      [pgArray(chains)],
+    );
+    const ids = await this.sql.rows<{ id: string }>(tx, `SELECT nextval('audit.audit_logs_id_seq')::text AS id FROM generate_series(1, $1::int)`, [batch.rows.length]);
+    const now = Date.now();
+    const state = new Map(heads.map((head) => [head.chain, {
+      hash: head.last_hash,
+      id: head.last_id,
+      // Times never go backwards along a chain (clocks of replicas may differ), so retention by
+      // time always removes a prefix of it.
+      createdAt: new Date(Math.max(now, head.last_created_at.getTime())),
+      count: 0,
+    }]));
+    const n = batch.rows.length;
+    const [idCol, prevCol, hashCol, createdCol] = [new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n)];
+    for (let i = 0; i < n; i++) {
+      const head = state.get(batch.chains[i]!)!;
+      const id = ids[i]!.id;
+      prevCol[i] = head.hash;
+      head.hash = linkHash(head.hash, BigInt(id), batch.bodies[i]!, head.createdAt);
+      head.id = id;
+      head.count++;
+      idCol[i] = id;
+      hashCol[i] = head.hash;
+      createdCol[i] = head.createdAt.toISOString();
+    }
+    await this.sql.execute(
+      tx,
+      `INSERT INTO audit.audit_logs (${COLUMNS})
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::inet[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[], $14::bigint[], $15::text[], $16::text[], $17::timestamptz[])`,
+      [...batch.columns, pgArray(idCol), pgArray(prevCol), pgArray(hashCol), pgArray(createdCol)],
+    );
+    const moved = [...state.entries()].filter(([, head]) => head.count > 0);
+    await this.sql.execute(
+      tx,
+      `UPDATE audit.chain_heads h SET last_id = u.last_id, last_hash = u.last_hash, last_created_at = u.created_at, row_count = h.row_count + u.n
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::bigint[]) AS u (chain, last_id, last_hash, created_at, n)
+       WHERE h.chain = u.chain`,
+      [moved.map(([chain]) => chain), moved.map(([, h]) => h.id), moved.map(([, h]) => h.hash), moved.map(([, h]) => h.createdAt.toISOString()), moved.map(([, h]) => h.count)],
+    );
+  }
+}
+
+function prepare(rows: NewAuditRow[]): Prepared {
+  const col = (pick: (row: NewAuditRow) => string | null) => pgArray(rows.map(pick));
+  return {
+    rows,
+    chains: rows.map((row) => chainOf(row.organizationId)),
+    bodies: rows.map(hashBody),
+    columns: [
+      col((r) => r.eventId), col((r) => r.organizationId), col((r) => r.actorType), col((r) => r.actorId), col((r) => r.action),
+      col((r) => r.entityType), col((r) => r.entityId), col((r) => r.outcome), col((r) => r.ip), col((r) => r.userAgent),
+      col((r) => JSON.stringify(r.detail)), col((r) => r.service), col((r) => r.occurredAt.toISOString()),
+    ],
+  };
+}
+
+/** A Postgres array literal of text elements (NULL for null), as the server parses it for any element type. */
+function pgArray(values: readonly (string | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) out += ",";
+    out += value === null || value === undefined ? "NULL" : `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  }
+  return `${out}}`;
+}
