@@ -1,0 +1,77 @@
+# syntax=docker/dockerfile:1.7
+# Rollcall images. One build stage compiles everything once; two small runtimes use it:
+#   docker build --target mesh  -t rollcall .        # any service:  docker run rollcall serve authz
+#   docker build --target agent -t rollcall-agent .  # the camera agent (needs OpenCV)
+# The base is pinned to the Node release CI tests on; pin its digest too when you publish
+# (docker buildx imagetools inspect node:20.20.2-bookworm-slim), via NODE_IMAGE.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+# Compilers for the native modules (argon2, faiss-node, usearch, opencv4nodejs); FAISS is
+# linked statically from Debian's libfaiss-dev, OpenCV dynamically from Debian's libopencv-dev.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential python3 libfaiss-dev libopenblas-pthread-dev libopencv-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json .npmrc ./
+COPY scripts ./scripts
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf dist/test dist/bench
+# The agent is its own package (agent/package.json), built against the system OpenCV.
+ENV OPENCV4NODEJS_DISABLE_AUTOBUILD=1
+RUN cd agent \
+ && if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; else npm install --omit=dev --no-audit --no-fund; fi
+
+# Shared by both runtimes: a non-root user and the writable places a read-only root needs.
+FROM ${NODE_IMAGE} AS base
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 rollcall \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin rollcall \
+ && mkdir -p /var/lib/rollcall /models /etc/rollcall/tls \
+ && chown 10001:10001 /var/lib/rollcall
+ENV NODE_ENV=production \
+    ROLLCALL_HOST=0.0.0.0 \
+    ROLLCALL_DATA_DIR=/var/lib/rollcall \
+    ROLLCALL_MODELS_DIR=/models \
+    ROLLCALL_TLS_DIR=/etc/rollcall/tls
+WORKDIR /app
+# /tmp and the data dir (face images, index files) are the only writes: mount them as volumes
+# (emptyDir / PVC) and run with readOnlyRootFilesystem. Models and certificates are mounted read-only.
+VOLUME ["/tmp", "/var/lib/rollcall"]
+
+FROM base AS mesh
+# FAISS's BLAS and OpenMP at run time (faiss-node links FAISS itself statically).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build --chown=root:root /src/package.json /src/package-lock.json ./
+COPY --from=build --chown=root:root /src/node_modules ./node_modules
+COPY --from=build --chown=root:root /src/dist ./dist
+USER 10001:10001
+# gRPC, /metrics + probes, the Connect gateway.
+EXPOSE 50051 9464 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ROLLCALL_ADMIN_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/services/main.js"]
+# `serve` alone runs every service and the gateway; name one per pod: serve identity | authz | vision | attendance | audit | gateway
+CMD ["serve"]
+
+FROM base AS agent
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 libopencv-objdetect406 libopencv-dnn406 \
+ && rm -rf /var/lib/apt/lists/*
+# The agent's code is compiled with the rest (dist/agent); its own dependencies sit beside it.
+COPY --from=build --chown=root:root /src/node_modules ./node_modules
+COPY --from=build --chown=root:root /src/dist ./dist
+COPY --from=build --chown=root:root /src/agent/node_modules ./dist/agent/node_modules
+USER 10001:10001
+EXPOSE 9465
+HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ROLLCALL_AGENT_METRICS_PORT||9465)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/agent/bin/rollcall-agent.js"]
