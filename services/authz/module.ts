@@ -1,6 +1,7 @@
 import { AuthzAdminService } from "../../gen/rollcall/authz/v1/admin_pb.js";
 import { AuthzService } from "../../gen/rollcall/authz/v1/authz_pb.js";
 import { onPolicyChanged } from "../runtime/authz/policy-changed.js";
+import { followOrganizationDeletions } from "../runtime/organization-deletions.js";
 import type { ServiceModule } from "../runtime/service-module.js";
 import { createAuthz } from "./context.js";
 import { assignmentHandlers } from "./handlers/assignments.js";
@@ -37,8 +38,13 @@ export function createAuthzModule(options: AuthzModuleOptions = {}): ServiceModu
       // Check is how services ask before acting (with mTLS, by certificate); UIs use the others.
       server.register(AuthzService, decisionHandlers(authz), { internalMethods: ["check"] });
       server.register(AuthzAdminService, { ...roleHandlers(authz), ...catalogueHandlers(authz), ...assignmentHandlers(authz) });
+      const deletions = await followOrganizationDeletions(bus, "authz", logger, async (org) => {
+        await db.withTenant(org, (tx) => authz.roles.deleteOrganization(tx, org));
+        authz.cache.forget(org);
+      });
       return {
         stop: async () => {
+          await deletions.stop();
           subscription.unsubscribe();
           authz.cache.close();
         },

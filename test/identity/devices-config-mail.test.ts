@@ -11,6 +11,7 @@ import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { OrganizationService } from "../../gen/rollcall/identity/v1/organization_pb.js";
 import { AuditEventSchema, PlatformEventSchema } from "../../gen/rollcall/audit/v1/bus_pb.js";
 import { AppError } from "../../services/runtime/errors.js";
+import { Sql } from "../../services/runtime/db/index.js";
 import type { BusMessage } from "../../services/runtime/bus/bus.js";
 import { STREAMS } from "../../services/runtime/bus/streams.js";
 import { startIdentityMesh, type IdentityMesh } from "./mesh-fixture.js";
@@ -181,19 +182,26 @@ describe("identity: devices, config, mail flows, audit and deletion", function (
       assert.ok(audit.some((m) => fromBinary(AuditEventSchema, m.data).action === "device.register"));
     });
 
-    it("deletes an organisation after its grace period, announcing it on the EVENTS stream", async () => {
+    it("deletes an organisation after its grace period, announcing it on the EVENTS stream; authz drops its policy", async () => {
       const orgs = mesh.client(OrganizationService, admin);
       const { organization } = await orgs.createOrganization({ code: "doomed", name: "Doomed Inc" });
-      await orgs.verifyOrganization({ organizationId: organization!.id });
-      await orgs.requestOrganizationDeletion({ organizationId: organization!.id });
-      const event = await waitFor(() => events.map((m) => fromBinary(PlatformEventSchema, m.data)).find((e) => e.type === "ORGANIZATION_DELETED" && e.referenceId === organization!.id), "ORGANIZATION_DELETED", 10_000);
-      assert.equal(event.organizationId, organization!.id);
-      for (let i = 0; i < 50; i++) {
-        const gone = await orgs.getOrganization({ organizationId: organization!.id }).then(() => false, (err: AppError) => err.code === status.NOT_FOUND);
-        if (gone) return;
-        await sleep(100);
+      const orgId = organization!.id;
+      const policyRows = () =>
+        mesh.host.db.withSystem(async (tx) => Number((await new Sql(mesh.host.db.sequelize).row<{ n: string }>(tx,
+          "SELECT (SELECT count(*) FROM authz.roles WHERE organization_id = $1) + (SELECT count(*) FROM authz.user_roles WHERE organization_id = $1) AS n", [orgId]))!.n));
+      assert.ok((await policyRows()) >= 4, "seeded roles and the creator's assignment");
+      await orgs.verifyOrganization({ organizationId: orgId });
+      await orgs.requestOrganizationDeletion({ organizationId: orgId });
+      const event = await waitFor(() => events.map((m) => fromBinary(PlatformEventSchema, m.data)).find((e) => e.type === "ORGANIZATION_DELETED" && e.referenceId === orgId), "ORGANIZATION_DELETED", 10_000);
+      assert.equal(event.organizationId, orgId);
+      let gone = false;
+      for (let i = 0; i < 50 && !gone; i++) {
+        gone = await orgs.getOrganization({ organizationId: orgId }).then(() => false, (err: AppError) => err.code === status.NOT_FOUND);
+        if (!gone) await sleep(100);
       }
-      assert.fail("the organisation still exists");
+      assert.ok(gone, "the organisation still exists");
+      for (let i = 0; i < 100 && (await policyRows()) > 0; i++) await sleep(100);
+      assert.equal(await policyRows(), 0, "authz removed the deleted organisation's roles and assignments");
     });
   });
 });

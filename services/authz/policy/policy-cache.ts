@@ -60,6 +60,12 @@ export class PolicyCache {
     }
   }
 
+  /** Drops what is held for an organisation (deleted: its policy is gone from the database). */
+  forget(organizationId: string): void {
+    this.policies.delete(organizationId);
+    this.newest.delete(organizationId);
+  }
+
   /** Revision of the loaded policy, if any (for tests and metrics). */
   loadedRevision(organizationId: string): bigint | undefined {
     return this.policies.get(organizationId)?.revision;

@@ -146,6 +146,16 @@ export class RoleStore {
     return row && userRoleOf(row);
   }
 
+  /**
+   * Removes an organisation's whole policy (a deleted tenant): assignments, grants, roles, its
+   * own permissions and resources, revisions and their history. Built-in resources stay.
+   */
+  async deleteOrganization(tx: Transaction, organizationId: string): Promise<void> {
+    for (const table of ["user_roles", "grants", "roles", "permissions", "resources", "policy_changes", "revisions"]) {
+      await this.sql.execute(tx, `DELETE FROM authz.${table} WHERE organization_id = $1`, [organizationId]);
+    }
+  }
+
   async userRoles(tx: Transaction, organizationId: string, userId: string): Promise<UserRole[]> {
     const rows = await this.sql.rows<UserRoleRow>(tx, `${USER_ROLE} WHERE ur.organization_id = $1 AND ur.user_id = $2 ORDER BY ro.name`, [organizationId, userId]);
     return rows.map(userRoleOf);
