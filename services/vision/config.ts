@@ -24,7 +24,10 @@ export interface VisionConfig {
   annThreshold: number;
   /** HNSW search breadth: higher = better recall, slower. */
   annExpansionSearch: number;
-  /** Frames older than this when processed are dropped. */
+  /**
+   * Frames older than this when processed are dropped. A day by default: a sighting is
+   * attendance evidence however late it arrives (an agent replaying its spool after an outage).
+   */
   staleFrameMs: number;
   /** Frames being processed or waiting, per stream; beyond it new frames are dropped OVERLOADED. */
   streamQueue: number;
@@ -68,7 +71,7 @@ export function loadVisionConfig(env: Env = process.env): VisionConfig {
     },
     annThreshold: int("ROLLCALL_VISION_ANN_THRESHOLD", 20_000, 1, 100_000_000),
     annExpansionSearch: int("ROLLCALL_VISION_ANN_EF", 128, 8, 4096),
-    staleFrameMs: int("ROLLCALL_VISION_STALE_FRAME_MS", 5_000, 100, 3_600_000),
+    staleFrameMs: int("ROLLCALL_VISION_STALE_FRAME_MS", 86_400_000, 100, 7 * 86_400_000),
     streamQueue: int("ROLLCALL_VISION_STREAM_QUEUE", 8, 1, 1024),
     indexSyncMs: int("ROLLCALL_VISION_INDEX_SYNC_MS", 30_000, 100, 3_600_000),
   };

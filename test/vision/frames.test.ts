@@ -116,6 +116,16 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
     assert.equal(restarted.dropped, undefined, "an agent restart counts from 1 with newer capture times");
   });
 
+  it("processes, once, a frame the FRAMES queue hands out again after later ones (its first consumer died)", async () => {
+    const later = frame(aliceFrame);
+    await processor.process(later);
+    const late = frame(aliceFrame, { sequence: later.sequence - 1n, captureTime: new Date(Date.now() - 1000), redelivered: true });
+    assert.equal((await processor.process(late)).dropped, undefined, "late, not stale: its sighting still counts");
+    assert.equal((await processor.process({ ...late })).dropped, "DUPLICATE");
+    const next = await processor.process(frame(aliceFrame));
+    assert.equal(next.dropped, undefined, "the order of what follows is unaffected");
+  });
+
   it("drops frames captured longer ago than the staleness limit, and malformed frames, with a reason", async () => {
     const stale = await processor.process(frame(aliceFrame, { captureTime: new Date(Date.now() - 6_000) }));
     assert.equal(stale.dropped, "STALE");
@@ -171,20 +181,20 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
     assert.ok(answers.some((a) => a.dropped === undefined), "some were processed");
   });
 
-  it("consumes the FRAMES queue: recognises, and rejects and audits a frame for another device", async () => {
+  it("consumes the FRAMES queue: recognises, and rejects and audits a frame for another device or without its device token", async () => {
     const audit = collect(testBus, STREAMS.audit.name);
     const signer = await newSigner();
     const authenticator = new Authenticator(new TokenVerifier({ issuer: "rollcall", audience: "rollcall", keys: createLocalJWKSet({ keys: [signer.publicJwk] }) }));
     const deviceToken = await signToken(signer, { typ: "device", sub: DEVICE, org: ORG, roles: [] });
     const consumer = await consumeFrames(testBus.bus, processor, new AuditPublisher(testBus.bus, "vision", logger), logger, authenticator);
     try {
-      const publish = (subjectDevice: string, payloadDevice: string) => {
+      const publish = (subjectDevice: string, payloadDevice: string, token: string | null = deviceToken) => {
         const message = create(FrameMessageSchema, {
           organizationId: ORG,
           publishedAt: timestampFromDate(new Date()),
           frame: { deviceId: payloadDevice, frameId: randomUUID(), sequence: ++sequence, captureTime: timestampFromDate(new Date()), payload: { case: "image", value: aliceFrame } },
         });
-        return testBus.bus.publish(`frames.${ORG}.${subjectDevice}`, toBinary(FrameMessageSchema, message), { msgId: message.frame!.frameId, headers: { authorization: `Bearer ${deviceToken}` } });
+        return testBus.bus.publish(`frames.${ORG}.${subjectDevice}`, toBinary(FrameMessageSchema, message), { msgId: message.frame!.frameId, headers: token ? { authorization: `Bearer ${token}` } : undefined });
       };
       const before = recognitions.messages.length;
       await publish(DEVICE, DEVICE);
@@ -194,6 +204,11 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
       await until(() => audit.messages.length === 1, "the audit event");
       const denied = fromBinary(AuditEventSchema, audit.messages[0]!.data);
       assert.equal(denied.action, "vision.frames.denied");
+      // The device token (identity's IssueDeviceToken) must come with the frame, and be this device's.
+      await publish(DEVICE, DEVICE, null);
+      await publish(DEVICE, DEVICE, await signToken(signer, { typ: "device", sub: randomUUID(), org: ORG, roles: [] }));
+      await publish(DEVICE, DEVICE, await signToken(signer, { typ: "user", sub: ALICE, org: ORG, roles: ["ADMIN"] }));
+      await until(() => consumer.counters.rejected === 4, "the three frames without this device's token rejected");
       assert.equal(recognitions.messages.length, before + 1);
     } finally {
       await consumer.stop();

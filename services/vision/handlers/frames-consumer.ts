@@ -70,7 +70,7 @@ export async function consumeFrames(bus: Bus, processor: FrameProcessor, audit: 
       return deny(`the token is not this device's (${caller.kind} ${caller.subject} of ${caller.organizationId ?? "no organisation"})`);
     }
     try {
-      const outcome = await processor.process(frameInput(org!, frame));
+      const outcome = await processor.process({ ...frameInput(org!, frame), redelivered: message.deliveryCount > 1 });
       if (outcome.dropped) logger.debug({ subject: message.subject, frameId: frame.frameId, reason: outcome.dropped, detail: outcome.detail }, "frame dropped");
       return "ack";
     } catch (err) {

@@ -481,8 +481,9 @@ export type Frame = Message<"rollcall.vision.v1.Frame"> & {
   deviceId: string;
 
   /**
-   * Required. Camera capture instant. Frames older than the staleness limit (default 5 s) when
-   * processed are dropped with DROP_REASON_STALE.
+   * Required. Camera capture instant. Frames older than the staleness limit (default 24 h, so
+   * that an agent's spool replayed after an outage still counts) when processed are dropped with
+   * DROP_REASON_STALE.
    *
    * @generated from field: google.protobuf.Timestamp capture_time = 2;
    */

@@ -17,11 +17,15 @@ export type HistoryVerdict = { ok: true } | { ok: false; reason: "DUPLICATE" | "
 export class DeviceHistory {
   private readonly devices = new Map<string, DeviceState>();
 
-  check(deviceId: string, frameId: string, sequence: bigint, captureMs: number): HistoryVerdict {
+  /**
+   * `redelivered`: the queue hands this frame out again (its first consumer died before acking),
+   * after later frames may already have been processed; it is late, not stale.
+   */
+  check(deviceId: string, frameId: string, sequence: bigint, captureMs: number, redelivered = false): HistoryVerdict {
     const state = this.devices.get(deviceId);
     if (!state) return { ok: true };
     if (state.recentFrameIds.has(frameId)) return { ok: false, reason: "DUPLICATE", detail: `frame ${frameId} was already processed` };
-    if (sequence <= state.lastSequence && captureMs <= state.lastCapture) {
+    if (!redelivered && sequence <= state.lastSequence && captureMs <= state.lastCapture) {
       return { ok: false, reason: "STALE", detail: `sequence ${sequence} is not after ${state.lastSequence}, already processed` };
     }
     return { ok: true };
@@ -34,7 +38,7 @@ export class DeviceHistory {
       state = { lastSequence: 0n, lastCapture: 0, recentFrameIds: new Set() };
       this.devices.set(deviceId, state);
     }
-    state.lastSequence = sequence;
+    if (sequence > state.lastSequence || captureMs > state.lastCapture) state.lastSequence = sequence;
     state.lastCapture = Math.max(state.lastCapture, captureMs);
     state.recentFrameIds.add(frameId);
     if (state.recentFrameIds.size > RECENT_FRAME_IDS) state.recentFrameIds.delete(state.recentFrameIds.values().next().value!);

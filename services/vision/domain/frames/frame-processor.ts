@@ -28,6 +28,8 @@ export interface FrameInput {
   captureTime: Date | undefined;
   image?: Uint8Array;
   crops?: FaceCropInput[];
+  /** Handed out again by the FRAMES queue: may arrive after later frames, and still counts. */
+  redelivered?: boolean;
 }
 
 export interface FrameOutcome {
@@ -91,7 +93,7 @@ export class FrameProcessor {
     const captureMs = frame.captureTime!.getTime();
     const age = Date.now() - captureMs;
     if (age > this.config.staleFrameMs) return this.drop(frame, "STALE", `captured ${age} ms ago; frames older than ${this.config.staleFrameMs} ms are dropped`);
-    const seen = this.history.check(frame.deviceId, frame.frameId, frame.sequence, captureMs);
+    const seen = this.history.check(frame.deviceId, frame.frameId, frame.sequence, captureMs, frame.redelivered);
     if (!seen.ok) return this.drop(frame, seen.reason, seen.detail);
 
     let seenFaces: SeenFace[];

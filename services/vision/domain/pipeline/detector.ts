@@ -37,13 +37,23 @@ export class FaceDetector {
     const scale = Math.min(1, options.maxSide / Math.max(image.width, image.height));
     const input = await networkInput(image, scale);
     const outputs = await this.session.run({ input: input.tensor });
-    const candidates: Detection[] = [];
-    for (const stride of STRIDES) {
-      const data = (name: string) => outputs[`${name}_${stride}`]!.data as Float32Array;
-      decodeStride(stride, input.width / stride, input.height / stride, data("cls"), data("obj"), data("bbox"), data("kps"), options.minScore, candidates);
-    }
-    return nonMaximumSuppression(candidates, NMS_IOU).map((d) => rescale(d, 1 / scale));
+    const output = (name: string) => outputs[name]!.data as Float32Array;
+    return decodeYunet(output, input.width, input.height, options.minScore).map((d) => rescale(d, 1 / scale));
   }
+}
+
+/**
+ * YuNet's raw outputs (`cls_8`, `obj_8`, `bbox_8`, `kps_8`, … per stride) for an input of
+ * width x height → faces in input pixels, overlaps suppressed. Shared with the edge agent, which
+ * runs the same network through OpenCV's dnn module or onnxruntime.
+ */
+export function decodeYunet(output: (name: string) => Float32Array, width: number, height: number, minScore: number): Detection[] {
+  const candidates: Detection[] = [];
+  for (const stride of STRIDES) {
+    const data = (name: string) => output(`${name}_${stride}`);
+    decodeStride(stride, width / stride, height / stride, data("cls"), data("obj"), data("bbox"), data("kps"), minScore, candidates);
+  }
+  return nonMaximumSuppression(candidates, NMS_IOU);
 }
 
 /** BGR planes, 0..255, as YuNet was trained; padding stays 0. */
