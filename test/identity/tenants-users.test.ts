@@ -191,6 +191,11 @@ describe("identity: organisations and users", function () {
       await assert.rejects(mesh.client(UserService, token).getUser({}), code(status.UNAUTHENTICATED));
       await assert.rejects(mesh.login("banned", "Naughty-spammer-pass-1"), code(status.PERMISSION_DENIED, /banned until/));
       await assert.rejects(users().banUser({ userId: u.id, until: timestampFromDate(new Date(Date.now() - 1000)) }), code(status.INVALID_ARGUMENT, /future/));
+      await assert.rejects(users().banUser({ userId: u.id, until: timestampFromDate(until) }), code(status.INVALID_ARGUMENT, /reason/));
+
+      const lifted = await users().banUser({ userId: u.id });
+      assert.equal(lifted.user!.banUntil, undefined, "an unset until lifts the ban");
+      assert.ok((await mesh.login("banned", "Naughty-spammer-pass-1")).tokens!.accessToken);
     });
 
     it("soft-deletes and restores, keeping the row and refusing a restore that would clash", async () => {

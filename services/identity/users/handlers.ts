@@ -122,10 +122,11 @@ export function userHandlers(id: Identity, organizations: Organizations, users: 
       const userId = v.uuid("user_id", req.userId);
       if (userId === callerOf(ctx).subject) throw permissionDenied("you cannot ban yourself");
       await authorize(ctx, "update", userId);
-      if (!req.until) throw invalidArgument("until", "is required: the time the ban ends");
+      if (!req.until) return change(ctx, userId, "unban", () => ({ ban_until: null, ban_reason: "" }));
       const until = timestampDate(req.until);
-      if (until.getTime() <= Date.now()) throw invalidArgument("until", "must be in the future");
-      return change(ctx, userId, "ban", () => ({ ban_until: until, ban_reason: v.text("reason", req.reason, { max: 500 }) }), "banned");
+      if (until.getTime() <= Date.now()) throw invalidArgument("until", "must be in the future (leave it unset to lift a ban)");
+      const reason = v.text("reason", req.reason, { min: 1, max: 1000 });
+      return change(ctx, userId, "ban", () => ({ ban_until: until, ban_reason: reason }), "banned");
     },
 
     async deleteUser(req, ctx) {
