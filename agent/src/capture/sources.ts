@@ -1,0 +1,152 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import type { AgentConfig } from "../config.js";
+import { cv, type Mat } from "../cv.js";
+
+/** Frames from somewhere; `read` resolves undefined at the end (files, directories without --loop). */
+export interface FrameSource {
+  readonly description: string;
+  /** True for cameras and streams: frames come at their own pace and are sampled down to fps. */
+  readonly live: boolean;
+  read(): Promise<Mat | undefined>;
+  close(): void;
+}
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"]);
+
+export async function openSource(config: Pick<AgentConfig, "source" | "fps" | "loop">): Promise<FrameSource> {
+  const { kind, location, cameraIndex } = config.source;
+  switch (kind) {
+    case "dir":
+      return ImageDirectory.open(location, config.loop);
+    case "file":
+      return new VideoFile(location, config.fps, config.loop);
+    case "url":
+      return new LiveCapture(location, redactUrl(location));
+    case "camera":
+      return new LiveCapture(cameraIndex!, location);
+  }
+}
+
+/** Images in name order; files OpenCV cannot decode are skipped (their content, not extension, decides). */
+class ImageDirectory implements FrameSource {
+  readonly live = false;
+  private index = 0;
+
+  private constructor(private readonly dir: string, private readonly files: string[], private readonly loop: boolean) {}
+
+  static async open(dir: string, loop: boolean): Promise<ImageDirectory> {
+    const files = (await readdir(dir, { withFileTypes: true }))
+      .filter((entry) => entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+      .map((entry) => entry.name)
+      .sort();
+    if (files.length === 0) throw new Error(`${dir} has no image files (${[...IMAGE_EXTENSIONS].join(" ")})`);
+    return new ImageDirectory(dir, files, loop);
+  }
+
+  get description(): string {
+    return `${this.files.length} images in ${this.dir}`;
+  }
+
+  async read(): Promise<Mat | undefined> {
+    for (let tried = 0; tried < this.files.length; tried++) {
+      if (this.index >= this.files.length) {
+        if (!this.loop) return undefined;
+        this.index = 0;
+      }
+      const file = path.join(this.dir, this.files[this.index++]!);
+      const image = await cv.imreadAsync(file, cv.IMREAD_COLOR).catch(() => undefined);
+      if (image && !image.empty) return image;
+    }
+    throw new Error(`no image in ${this.dir} could be decoded`);
+  }
+
+  close(): void {}
+}
+
+/** A video file through VideoCapture, sampled to the target fps in media time. */
+class VideoFile implements FrameSource {
+  readonly live = false;
+  private capture: InstanceType<typeof cv.VideoCapture>;
+  private readonly step: number;
+  private position = 0;
+  private nextWanted = 0;
+
+  constructor(private readonly file: string, fps: number, private readonly loop: boolean) {
+    this.capture = openCapture(file);
+    const videoFps = this.capture.get(cv.CAP_PROP_FPS);
+    this.step = videoFps > 0 && fps < videoFps ? videoFps / fps : 1;
+  }
+
+  get description(): string {
+    return `video ${this.file}`;
+  }
+
+  async read(): Promise<Mat | undefined> {
+    for (let rewinds = 0; rewinds < 2; ) {
+      const frame = await this.capture.readAsync();
+      if (frame.empty) {
+        if (!this.loop || this.position === 0) return undefined;
+        this.capture.release();
+        this.capture = openCapture(this.file);
+        this.position = 0;
+        this.nextWanted = 0;
+        rewinds++;
+        continue;
+      }
+      const index = this.position++;
+      if (index + 1e-9 < this.nextWanted) {
+        frame.release();
+        continue;
+      }
+      this.nextWanted += this.step;
+      return frame;
+    }
+    return undefined;
+  }
+
+  close(): void {
+    this.capture.release();
+  }
+}
+
+/** A camera or a network stream: whatever frame is next; the caller samples them down. */
+class LiveCapture implements FrameSource {
+  readonly live = true;
+  private readonly capture: InstanceType<typeof cv.VideoCapture>;
+
+  constructor(target: string | number, readonly description: string) {
+    this.capture = openCapture(target);
+  }
+
+  async read(): Promise<Mat | undefined> {
+    const frame = await this.capture.readAsync();
+    return frame.empty ? undefined : frame;
+  }
+
+  close(): void {
+    this.capture.release();
+  }
+}
+
+function openCapture(target: string | number): InstanceType<typeof cv.VideoCapture> {
+  try {
+    return new cv.VideoCapture(target);
+  } catch (err) {
+    throw new Error(`cannot open ${typeof target === "number" ? `camera ${target}` : redactUrl(target)}: ${(err as Error).message}`);
+  }
+}
+
+/** Stream URLs may carry credentials; they never reach a log line. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.username || url.password) {
+      url.username = "***";
+      url.password = "";
+    }
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

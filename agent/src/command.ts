@@ -1,0 +1,65 @@
+import { Command, Option } from "commander";
+import { ConfigError } from "../../services/runtime/config.js";
+import { loadAgentConfig, OPTIONS, type AgentConfig, type OptionName, type RawOptions } from "./config.js";
+
+/**
+ * `rollcall agent`: the edge camera agent as a commander command (the CLI mounts it; agent/bin
+ * runs it alone). Every option is also read from its environment variable; flags win.
+ */
+export function agentCommand(name = "agent"): Command {
+  const command = new Command(name)
+    .description(
+      "Edge camera agent: reads a camera, stream, video file or image directory through OpenCV, skips still frames, " +
+        "detects faces (YuNet), tracks them and sends the best few crops of each person to vision with the device's token, " +
+        "over NATS JetStream (--transport nats, with heartbeats) or vision's gRPC StreamFrames (--transport grpc --vision-addr " +
+        "host:port, no heartbeats); spools to disk while offline. Serves /metrics, /healthz, /readyz; SIGTERM stops cleanly.",
+    )
+    .showHelpAfterError("(rollcall agent --help lists every option)");
+  const attributes = new Map<string, OptionName>();
+  for (const [key, spec] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
+    const defaultText = "default" in spec && spec.default !== undefined ? `; default ${spec.default}` : "";
+    const option = new Option(spec.flag, `${spec.description} [env ${spec.env}${defaultText}]`);
+    attributes.set(option.attributeName(), key);
+    command.addOption(option);
+  }
+  command.action(async (flags: Record<string, string | undefined>) => {
+    const raw: RawOptions = {};
+    for (const [attribute, value] of Object.entries(flags)) {
+      const key = attributes.get(attribute);
+      if (key) raw[key] = value;
+    }
+    let config: AgentConfig;
+    try {
+      config = loadAgentConfig(raw);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return command.error(`rollcall agent: ${err.message}\n(--help explains every option)`, { exitCode: 2, code: "rollcall.agent.config" });
+    }
+    await runAgent(config);
+  });
+  return command;
+}
+
+/** Runs until the source ends or SIGTERM/SIGINT; exit code 1 if capture failed. */
+async function runAgent(config: AgentConfig): Promise<void> {
+  // Imported here so `--help` and config errors need neither OpenCV nor the models.
+  const { Agent } = await import("./agent.js");
+  const agent = await Agent.start(config);
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    process.stderr.write(`rollcall agent: ${signal}: finishing in-flight messages (up to ${config.shutdownGraceMs} ms), spooling the rest\n`);
+    void agent.stop();
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  await agent.done;
+  await agent.stop();
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  if (agent.failure) {
+    process.stderr.write(`rollcall agent: capture failed: ${agent.failure.message}\n`);
+    process.exitCode = 1;
+  }
+}

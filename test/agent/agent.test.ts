@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { DeviceDirection, DeviceService } from "../../gen/rollcall/identity/v1/device_pb.js";
+import { HeartbeatSchema } from "../../gen/rollcall/audit/v1/bus_pb.js";
+import { FrameMessageSchema } from "../../gen/rollcall/vision/v1/bus_pb.js";
+import { createBus, type Bus, type BusMessage } from "../../services/runtime/bus/bus.js";
+import { STREAMS } from "../../services/runtime/bus/streams.js";
+import { createLogger } from "../../services/runtime/logger.js";
+import { TokenVerifier } from "../../services/runtime/auth/token-verifier.js";
+import { loadAgentConfig } from "../../agent/src/config.js";
+import { Agent } from "../../agent/src/agent.js";
+import { startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.js";
+import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.js";
+import { OwnNatsServer, waitFor } from "./support/nats-server.js";
+
+const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
+const NAMESPACE = `agent${process.pid}`;
+
+/** Sums a metric's samples in a Prometheus text exposition. */
+function sample(exposition: string, name: string): number {
+  return exposition
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
+describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NATS outage, SIGTERM", function () {
+  this.timeout(120_000);
+  let mesh: IdentityMesh;
+  let nats: OwnNatsServer;
+  let bus: Bus;
+  let dir: string;
+  let device: { id: string; secret: string; org: string };
+  let frames: string;
+
+  before(async () => {
+    [mesh, nats] = await Promise.all([startIdentityMesh(), OwnNatsServer.start()]);
+    const registered = await mesh.client(DeviceService, await mesh.adminToken()).registerDevice({ name: "Agent test door", direction: DeviceDirection.IN });
+    const issued = await mesh.client(DeviceService).issueDeviceToken({ deviceId: registered.device!.id, secret: registered.secret });
+    device = { id: registered.device!.id, secret: registered.secret, org: issued.organizationId };
+    bus = await createBus({ url: nats.url, namespace: NAMESPACE, logger });
+    await bus.ensureStream(STREAMS.frames);
+    await bus.ensureStream(STREAMS.health);
+    dir = await mkdtemp(path.join(tmpdir(), "agent-run-"));
+    frames = path.join(dir, "frames");
+    await writeFrames(frames, [...walkBy("identities/img2.jpg", 8), cameraFrame("noface/home.jpg"), cameraFrame("noface/home.jpg"), ...walkBy("identities/img8.jpg", 8), cameraFrame("noface/home.jpg")]);
+  });
+  after(async () => {
+    await bus?.close();
+    await nats?.stop();
+    await mesh?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const config = (extra: Record<string, string> = {}) =>
+    loadAgentConfig(
+      { source: frames, realtime: "false", modelsDir: MODELS_DIR, nats: nats.url, namespace: NAMESPACE, identity: mesh.target, metricsPort: "0", heartbeat: "1000", retry: "100", publishTimeout: "500", trackMinHits: "2", ...extra },
+      { ROLLCALL_DEVICE_ID: device.id, ROLLCALL_DEVICE_SECRET: device.secret },
+    );
+
+  async function drainFrames(): Promise<BusMessage[]> {
+    const seen: BusMessage[] = [];
+    // After a NATS restart the test's own connection takes a moment to come back.
+    let info: Awaited<ReturnType<Bus["streamInfo"]>> | undefined;
+    await waitFor(async () => (info = await bus.streamInfo(STREAMS.frames.name).catch(() => undefined)) !== undefined, "FRAMES stream info", 30_000);
+    const stored = info?.messages ?? 0;
+    if (stored === 0) return seen;
+    const consumer = bus.consume({ stream: STREAMS.frames.name, durable: "agent-test" }, async (batch) => void seen.push(...batch));
+    await waitFor(() => seen.length >= stored, "the FRAMES messages");
+    await consumer.stop();
+    return seen;
+  }
+
+  it("sends each person's best crops to FRAMES with its device token, and counts it all on /metrics", async () => {
+    const heartbeats: BusMessage[] = [];
+    const hb = bus.consume({ stream: STREAMS.health.name, durable: "agent-test-hb" }, async (batch) => void heartbeats.push(...batch));
+    const agent = await Agent.start(config({ spoolDir: path.join(dir, "spool-1") }), { logger });
+    await agent.done;
+    await agent.outbox.drained(20_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
+    await waitFor(() => heartbeats.length > 0, "a heartbeat on HEALTH");
+    await agent.stop();
+    await hb.stop();
+
+    const messages = await drainFrames();
+    assert.ok(messages.length >= 2 && messages.length <= 6, `2 people → a few messages, got ${messages.length}`);
+    const verifier = new TokenVerifier({ issuer: "rollcall", audience: "rollcall", keys: createLocalJWKSet((await (await fetch(`http://127.0.0.1:${mesh.host.adminPort}/.well-known/jwks.json`)).json()) as JSONWebKeySet) });
+    let lastSequence = 0n;
+    for (const message of messages) {
+      assert.equal(message.subject, `frames.${device.org}.${device.id}`);
+      const caller = await verifier.verify(message.headers.authorization!.replace(/^Bearer /, ""));
+      assert.deepEqual([caller.kind, caller.subject, caller.organizationId], ["device", device.id, device.org]);
+      const frame = fromBinary(FrameMessageSchema, message.data).frame!;
+      assert.equal(frame.frameId, message.msgId, "frame id doubles as the JetStream message id");
+      assert.ok(frame.sequence > lastSequence, "sequence grows");
+      lastSequence = frame.sequence;
+      assert.equal(frame.payload.case, "crops");
+    }
+    const heartbeat = fromBinary(HeartbeatSchema, heartbeats[0]!.data);
+    assert.equal(heartbeat.component, `device:${device.id}`);
+    assert.ok(heartbeat.memoryUsage > 0n);
+    assert.equal(heartbeat.metadata?.organization_id, device.org, "audit raises DEVICE_DOWN in this organisation");
+
+    assert.equal(sample(metrics, "rollcall_agent_frames_captured_total"), 19);
+    assert.ok(sample(metrics, "rollcall_agent_frames_processed_total") >= 16);
+    assert.ok(sample(metrics, "rollcall_agent_frames_motion_skipped_total") >= 1, "the repeated empty frame is skipped");
+    assert.ok(sample(metrics, "rollcall_agent_faces_detected_total") >= 14);
+    assert.equal(sample(metrics, "rollcall_agent_tracks_started_total"), 2);
+    assert.equal(sample(metrics, "rollcall_agent_crops_sent_total"), messages.length);
+    assert.equal(sample(metrics, "rollcall_agent_messages_published_total"), messages.length);
+    assert.ok(sample(metrics, "rollcall_agent_detection_duration_seconds_count") >= 16);
+    assert.match(metrics, /# TYPE rollcall_agent_spool_bytes gauge/);
+    assert.match(metrics, /# TYPE rollcall_agent_spool_oldest_age_seconds gauge/);
+    assert.match(metrics, /# TYPE rollcall_agent_detection_duration_seconds histogram/);
+    assert.equal(sample(metrics, "rollcall_agent_connected"), 1);
+  });
+
+  it("spools while NATS is down without stalling capture, and replays everything once it is back", async () => {
+    await nats.kill();
+    const spoolDir = path.join(dir, "spool-2");
+    const agent = await Agent.start(config({ spoolDir }), { logger });
+    await agent.done;
+    const offline = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
+    assert.equal(sample(offline, "rollcall_agent_frames_captured_total"), 19, "capture went on while offline");
+    await waitFor(() => agent.spool.size >= 2, "messages in the spool");
+    const spooled = agent.spool.size;
+    const during = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
+    assert.equal(sample(during, "rollcall_agent_connected"), 0);
+    assert.equal(sample(during, "rollcall_agent_spool_messages"), spooled);
+    assert.ok(sample(during, "rollcall_agent_spool_bytes") > 0);
+
+    await nats.resume();
+    await agent.outbox.drained(30_000);
+    await agent.stop();
+    const messages = await drainFrames();
+    assert.equal(messages.length, spooled, "every spooled message arrived");
+    const sequences = messages.map((m) => fromBinary(FrameMessageSchema, m.data).frame!.sequence);
+    assert.deepEqual(sequences, [...sequences].sort((a, b) => Number(a - b)), "in order");
+  });
+
+  it("on SIGTERM the agent process stops cleanly and keeps what it could not send in the spool", async () => {
+    await nats.kill();
+    const spoolDir = path.join(dir, "spool-3");
+    const child = spawn(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--source", frames, "--loop", "true", "--fps", "20", "--models", MODELS_DIR, "--nats", nats.url, "--namespace", NAMESPACE, "--identity", mesh.target, "--metrics-port", "0", "--spool-dir", spoolDir, "--retry-ms", "100", "--publish-timeout-ms", "300", "--log-level", "info"], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      env: { ...process.env, ROLLCALL_DEVICE_ID: device.id, ROLLCALL_DEVICE_SECRET: device.secret },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (chunk) => (output += chunk));
+    child.stderr!.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await waitFor(async () => (await readdir(spoolDir).catch(() => [])).some((f) => f.endsWith(".msg")), "the running agent to spool a message", 60_000);
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, output);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    assert.match(output, /SIGTERM/);
+    assert.match(output, /agent stopped/);
+    const files = (await readdir(spoolDir)).filter((f) => f.endsWith(".msg"));
+    assert.ok(files.length >= 1, "what was in flight is in the spool");
+    assert.ok(!(await readdir(spoolDir)).some((f) => f.endsWith(".tmp")), "no half-written spool file");
+    await nats.resume();
+  });
+});

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+/**
+ * A nats-server of the test's own (JetStream, temp store, free port), so a test can stop and
+ * restart it without disturbing anyone else's NATS.
+ */
+export class OwnNatsServer {
+  private process: ChildProcess | undefined;
+
+  private constructor(readonly port: number, readonly storeDir: string) {}
+
+  static async start(): Promise<OwnNatsServer> {
+    const server = new OwnNatsServer(await freePort(), await mkdtemp(path.join(tmpdir(), "agent-nats-")));
+    await server.resume();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts (again) on the same port and store. */
+  async resume(): Promise<void> {
+    const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], { stdio: "ignore" });
+    child.once("error", (err) => {
+      throw new Error(`nats-server could not start (apt-get install -y nats-server): ${err.message}`);
+    });
+    this.process = child;
+    await waitFor(() => portOpen(this.port), `nats-server on port ${this.port}`, 15_000);
+  }
+
+  /** Kills it (SIGKILL: an outage, not a shutdown) and waits until the port is closed. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    this.process = undefined;
+    await waitFor(async () => !(await portOpen(this.port)), "nats-server to stop", 10_000);
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    await rm(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
+}
+
+/** Distinct free ports: all held open until all are chosen, so none is handed out twice. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Polls until `check` holds (never a fixed sleep), failing with what was awaited. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
