@@ -1,4 +1,4 @@
-import { ConfigError } from "../runtime/config.js";
+import { EnvReader } from "../runtime/config.js";
 
 /**
  * Attendance's own settings, read from the environment at start and validated as a whole.
@@ -21,24 +21,14 @@ export interface AttendanceConfig {
 type Env = Record<string, string | undefined>;
 
 export function loadAttendanceConfig(env: Env = process.env): AttendanceConfig {
-  const problems: string[] = [];
-  const number = (name: string, fallback: number, min: number, max: number, integer = true): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be a ${integer ? "whole number" : "number"} from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+  const read = new EnvReader(env);
   const config: AttendanceConfig = {
-    debounceSec: number("ROLLCALL_ATTENDANCE_DEBOUNCE_SEC", 60, 0, 86_400),
-    minConfidence: number("ROLLCALL_ATTENDANCE_MIN_CONFIDENCE", 45, 0, 100, false),
-    directoryCacheMs: number("ROLLCALL_ATTENDANCE_DIRECTORY_CACHE_MS", 30_000, 0, 3_600_000),
-    closeIntervalMs: number("ROLLCALL_ATTENDANCE_CLOSE_INTERVAL_SEC", 60, 1, 3_600) * 1000,
-    ingestBatch: number("ROLLCALL_ATTENDANCE_INGEST_BATCH", 256, 1, 1_000),
+    debounceSec: read.integer("ROLLCALL_ATTENDANCE_DEBOUNCE_SEC", 60, 0, 86_400),
+    minConfidence: read.number("ROLLCALL_ATTENDANCE_MIN_CONFIDENCE", 45, 0, 100),
+    directoryCacheMs: read.integer("ROLLCALL_ATTENDANCE_DIRECTORY_CACHE_MS", 30_000, 0, 3_600_000),
+    closeIntervalMs: read.integer("ROLLCALL_ATTENDANCE_CLOSE_INTERVAL_SEC", 60, 1, 3_600) * 1000,
+    ingestBatch: read.integer("ROLLCALL_ATTENDANCE_INGEST_BATCH", 256, 1, 1_000),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  read.check();
   return config;
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from "../runtime/config.js";
+import { EnvReader } from "../runtime/config.js";
 import type { IngestSettings } from "./ingest/audit-consumer.js";
 import type { MaintenanceSettings } from "./maintenance/maintenance.js";
 import type { DispatchSettings } from "./notifications/dispatcher.js";
@@ -16,14 +16,8 @@ export interface AuditSettings {
 type Env = Record<string, string | undefined>;
 
 export function loadAuditSettings(env: Env = process.env): AuditSettings {
-  const problems: string[] = [];
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
-    return value;
-  };
+  const read = new EnvReader(env);
+  const int = (name: string, fallback: number, min: number, max: number) => read.integer(name, fallback, min, max);
   const settings: AuditSettings = {
     ingest: { batchSize: int("ROLLCALL_AUDIT_BATCH_SIZE", 2_000, 1, 20_000), parallel: int("ROLLCALL_AUDIT_INGEST_PARALLEL", 3, 1, 16) },
     maintenance: {
@@ -41,6 +35,6 @@ export function loadAuditSettings(env: Env = process.env): AuditSettings {
     },
     livePollMs: int("ROLLCALL_AUDIT_LIVE_POLL_MS", 1_000, 10, 60_000),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  read.check();
   return settings;
 }

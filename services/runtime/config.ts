@@ -94,10 +94,18 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-/** Collects problems instead of throwing, so loadConfig can report all of them at once. */
-class EnvReader {
+/**
+ * Collects problems instead of throwing, so a configuration loader can report all of them at
+ * once (`check()` throws them together). Every service's own settings are read with it too.
+ */
+export class EnvReader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
+
+  /** Throws a ConfigError naming every bad setting read so far. */
+  check(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
 
   string(name: string, fallback: string): string {
     const raw = this.env[name]?.trim();
@@ -115,6 +123,17 @@ class EnvReader {
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
       this.problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be a number from ${min} to ${max}`);
       return fallback;
     }
     return value;

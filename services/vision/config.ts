@@ -1,5 +1,5 @@
 import path from "node:path";
-import { ConfigError } from "../runtime/config.js";
+import { EnvReader } from "../runtime/config.js";
 
 /**
  * Vision's own settings, read from the environment at start and validated as a whole (like the
@@ -38,18 +38,9 @@ export interface VisionConfig {
 type Env = Record<string, string | undefined>;
 
 export function loadVisionConfig(env: Env = process.env): VisionConfig {
-  const problems: string[] = [];
-  const number = (name: string, fallback: number, min: number, max: number, integer = false): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be a ${integer ? "whole number" : "number"} from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
-  const int = (name: string, fallback: number, min: number, max: number) => number(name, fallback, min, max, true);
+  const read = new EnvReader(env);
+  const number = (name: string, fallback: number, min: number, max: number) => read.number(name, fallback, min, max);
+  const int = (name: string, fallback: number, min: number, max: number) => read.integer(name, fallback, min, max);
   const config: VisionConfig = {
     modelsDir: path.resolve(env.ROLLCALL_MODELS_DIR?.trim() || "models"),
     threads: int("ROLLCALL_VISION_THREADS", 1, 1, 64),
@@ -75,6 +66,6 @@ export function loadVisionConfig(env: Env = process.env): VisionConfig {
     streamQueue: int("ROLLCALL_VISION_STREAM_QUEUE", 8, 1, 1024),
     indexSyncMs: int("ROLLCALL_VISION_INDEX_SYNC_MS", 30_000, 100, 3_600_000),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  read.check();
   return config;
 }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../services/runtime/config.js";
+import { loadAttendanceConfig } from "../../services/attendance/config.js";
+import { loadAuditSettings } from "../../services/audit/config.js";
+import { loadVisionConfig } from "../../services/vision/config.js";
 
 describe("config", () => {
   it("has working defaults for the all-in-one mode", () => {
@@ -56,5 +59,27 @@ describe("config", () => {
 
   it("treats blank values as unset", () => {
     assert.equal(loadConfig({ DATABASE_URL: "  ", ROLLCALL_GRPC_PORT: "" }).databaseUrl, undefined);
+  });
+
+  it("reads each service's own settings the same way: every bad one named at once", () => {
+    const problems = (load: () => unknown) => {
+      try {
+        load();
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+      return assert.fail("expected a ConfigError");
+    };
+    assert.deepEqual(problems(() => loadVisionConfig({ ROLLCALL_VISION_THREADS: "x", ROLLCALL_VISION_MATCH_THRESHOLD: "2" })), [
+      'ROLLCALL_VISION_THREADS="x" must be a whole number from 1 to 64',
+      'ROLLCALL_VISION_MATCH_THRESHOLD="2" must be a number from -1 to 1',
+    ]);
+    assert.deepEqual(problems(() => loadAttendanceConfig({ ROLLCALL_ATTENDANCE_INGEST_BATCH: "1.5", ROLLCALL_ATTENDANCE_MIN_CONFIDENCE: "101" })), [
+      'ROLLCALL_ATTENDANCE_MIN_CONFIDENCE="101" must be a number from 0 to 100',
+      'ROLLCALL_ATTENDANCE_INGEST_BATCH="1.5" must be a whole number from 1 to 1000',
+    ]);
+    assert.deepEqual(problems(() => loadAuditSettings({ ROLLCALL_AUDIT_BATCH_SIZE: "0" })), ['ROLLCALL_AUDIT_BATCH_SIZE="0" must be a whole number from 1 to 20000']);
+    assert.equal(loadAttendanceConfig({ ROLLCALL_ATTENDANCE_MIN_CONFIDENCE: "50.5" }).minConfidence, 50.5);
   });
 });
