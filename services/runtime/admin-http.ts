@@ -87,16 +87,8 @@ export class AdminHttpServer {
 
   private async readiness(res: ServerResponse): Promise<void> {
     if (this.draining) return json(res, 503, { status: "draining" });
-    const results = await Promise.all(this.checks.map(async ({ name, check }) => {
-      try {
-        await withTimeout(check(), CHECK_TIMEOUT_MS);
-        return [name, "ok"] as const;
-      } catch (err) {
-        return [name, err instanceof Error ? err.message : String(err)] as const;
-      }
-    }));
-    const ready = results.every(([, state]) => state === "ok");
-    json(res, ready ? 200 : 503, { status: ready ? "ok" : "unavailable", checks: Object.fromEntries(results) });
+    const { ready, checks } = await this.readinessState();
+    json(res, ready ? 200 : 503, { status: ready ? "ok" : "unavailable", checks });
   }
 }
 

@@ -26,6 +26,7 @@ import { startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.j
 import { openTestBus, type TestBus } from "../support/bus.js";
 import { openTestCache, type TestCache } from "../support/cache.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
+import { eventually } from "../support/eventually.js";
 
 export const PASSWORD = "Attendance-test-pass-1";
 
@@ -179,21 +180,7 @@ export async function publishRecognition(world: AttendanceWorld, organizationId:
   return eventId;
 }
 
-/** Polls until `check` returns a value other than undefined (generous: the machine is shared and slow). */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { eventually };
 
 export function client<S extends DescService>(world: AttendanceWorld, service: S, bearer: string): RpcClient<S> {
   return world.mesh.client(service, bearer);

@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { create, toBinary, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuditService } from "../../gen/rollcall/audit/v1/audit_pb.js";
@@ -27,6 +26,7 @@ import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { newSigner, serveJwks, signToken } from "../support/tokens.js";
 import { SMTPServer } from "smtp-server";
 import type { AddressInfo } from "node:net";
+import { eventually } from "../support/eventually.js";
 
 export interface Org {
   id: string;
@@ -161,21 +161,7 @@ export async function startAuditMesh(overrides: Partial<AuditSettings> = {}, ext
   }
 }
 
-/** Polls until check() returns a value other than undefined/false, or fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await sleep(50);
-  }
-}
+export { eventually };
 
 /** A real SMTP server on loopback that keeps what it receives. */
 async function startSmtpSink() {

@@ -7,6 +7,7 @@ import { createLogger } from "../../services/runtime/logger.js";
 import { VISION_MIGRATIONS } from "../../services/vision/storage/migrations.js";
 import { createVisionCore, type VisionCore } from "../../services/vision/domain/vision-core.js";
 import { IndexSync } from "../../services/vision/domain/index/index-sync.js";
+import { eventually } from "../support/eventually.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { openTestBus, type TestBus } from "../support/bus.js";
 import { photo, testEngine, testVisionConfig } from "./support.js";
@@ -16,13 +17,6 @@ const THRESHOLDS = { match: 0.45, lowConfidenceMargin: 0.07 };
 const ORG = randomUUID();
 const [ALICE, BOB] = [randomUUID(), randomUUID()];
 
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Two vision replicas on one database and bus, each with its own data directory and index copy. */
 describe("vision replicas keep their indexes in step", function () {
@@ -65,11 +59,11 @@ describe("vision replicas keep their indexes in step", function () {
     assert.equal(await whoIs(b.core, "identities/img2.jpg"), undefined, "B has loaded the organisation's (empty) index");
 
     await a.core.enrolment.enrol(ORG, { userId: ALICE, faceLabel: 7n }, [{ filename: "a.jpg", content: await photo("identities/img1.jpg") }]);
-    await until(async () => (await whoIs(b.core, "identities/img2.jpg")) === ALICE, "replica B to recognise the person enrolled on A");
+    await eventually(async () => (await whoIs(b.core, "identities/img2.jpg")) === ALICE, "replica B to recognise the person enrolled on A");
 
     const [face] = await a.core.library.list(ORG, ALICE);
     await a.core.library.deleteFace(ORG, face!.id);
-    await until(async () => (await whoIs(b.core, "identities/img2.jpg")) === undefined, "replica B to forget the deleted face");
+    await eventually(async () => (await whoIs(b.core, "identities/img2.jpg")) === undefined, "replica B to forget the deleted face");
   });
 
   it("a replica that missed the announcement catches up at its periodic check", async () => {

@@ -9,6 +9,7 @@ import { EventPublisher, Severity } from "../../services/runtime/event-publisher
 import { followOrganizationDeletions, ORGANIZATION_DELETED } from "../../services/runtime/organization-deletions.js";
 import { VISION_MIGRATIONS } from "../../services/vision/storage/migrations.js";
 import { createVisionCore, type VisionCore } from "../../services/vision/domain/vision-core.js";
+import { eventually } from "../support/eventually.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { openTestBus, type TestBus } from "../support/bus.js";
 import { photo, testEngine, testVisionConfig } from "./support.js";
@@ -16,13 +17,6 @@ import { photo, testEngine, testVisionConfig } from "./support.js";
 const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
 const THRESHOLDS = { match: 0.45, lowConfidenceMargin: 0.07 };
 
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("vision follows ORGANIZATION_DELETED: a deleted tenant's faces, index and files go", function () {
   this.timeout(60_000);
@@ -65,7 +59,7 @@ describe("vision follows ORGANIZATION_DELETED: a deleted tenant's faces, index a
     const deleted = { organizationId: gone, type: ORGANIZATION_DELETED, severity: Severity.INFO, referenceId: gone };
     await events.publish({ ...deleted, type: "UNKNOWN_FACE" }); // other events are passed over
     await events.publish({ ...deleted, eventId: `organization-deleted-${gone}` });
-    await until(async () => (await core.library.list(gone, alice)).length === 0, "the organisation's faces to be deleted");
+    await eventually(async () => (await core.library.list(gone, alice)).length === 0, "the organisation's faces to be deleted");
 
     const identified = await core.recognition.identify(gone, await core.engine.decode(await photo("identities/img2.jpg")), THRESHOLDS);
     assert.equal(identified[0]!.unknown, true, "the deleted organisation's index is empty");

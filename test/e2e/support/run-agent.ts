@@ -10,6 +10,7 @@ import { loadAgentConfig } from "../../../agent/src/config.js";
 import { MODELS_DIR } from "../../agent/support/frames.js";
 import type { E2eMesh } from "./mesh.js";
 import type { Camera, Tenant } from "./tenant.js";
+import { eventually as poll } from "../../support/eventually.js";
 
 export const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
 
@@ -75,18 +76,5 @@ export async function today(mesh: E2eMesh, tenant: Tenant, userId: string): Prom
   };
 }
 
-/** Polls until `check` returns something (generous: the machine is shared and slow). */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+/** The e2e waits longer: its mesh runs as separate processes. */
+export const eventually = <T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000) => poll(check, what, timeoutMs, 250);
