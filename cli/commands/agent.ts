@@ -43,7 +43,7 @@ export async function agentCommand(): Promise<Command> {
     return notInstalled(`agent/src/command.ts could not be loaded: ${(err as Error).message.split("\n")[0]}`);
   }
   const command = build("agent")
-    .option("--credentials <file>", "device credentials written by `rollcall device add --save <file>` (sets the device id, secret and identity address unless given)");
+    .option("--credentials <file>", "device credentials written by `rollcall device add --save <file>` (sets the device id, secret, and identity and vision addresses unless given)");
   command.hook("preAction", async (cmd) => {
     if (!openCvInstalled()) {
       process.stderr.write(`rollcall: the edge agent's OpenCV binding is not installed.\n  install it with: ${INSTALL}\n`);
@@ -55,6 +55,9 @@ export async function agentCommand(): Promise<Command> {
     process.env.ROLLCALL_DEVICE_ID ??= credentials.deviceId;
     process.env.ROLLCALL_DEVICE_SECRET ??= credentials.secret;
     process.env.ROLLCALL_IDENTITY_ADDR ??= credentials.addr;
+    // The mesh address the device was registered through also serves vision in the all-in-one
+    // mesh; --vision-addr still wins (a deployment routes vision elsewhere).
+    process.env.ROLLCALL_VISION_ADDR ??= credentials.addr;
     process.env.ROLLCALL_ORGANIZATION_ID ??= credentials.organizationId;
   });
   return command;
