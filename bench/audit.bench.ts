@@ -20,8 +20,8 @@ import { startChild, type ChildHandle } from "./lib/child.js";
 import { numberFlag } from "./lib/flags.js";
 import { publish, table } from "./lib/results.js";
 import { publishAuditEvents } from "./audit/publish.js";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { deleteStreams } from "../test/support/bus.js";
+import { onServer } from "../test/support/database.js";
 
 const serverUrl = process.env.DATABASE_URL;
 const natsUrl = process.env.NATS_URL;
@@ -33,7 +33,7 @@ const logger = createLogger("silent");
 
 const run = randomBytes(3).toString("hex");
 const dbName = `rollcall_bench_audit_${run}`;
-await admin(`CREATE DATABASE "${dbName}"`);
+await onServer(serverUrl, `CREATE DATABASE "${dbName}"`);
 const dbUrl = Object.assign(new URL(serverUrl), { pathname: `/${dbName}` }).href;
 const namespace = `benchaudit${run}`;
 const env = { DATABASE_URL: dbUrl, NATS_URL: natsUrl, ROLLCALL_BUS_NAMESPACE: namespace, ROLLCALL_CACHE_PREFIX: `bench:${run}:`, ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}) };
@@ -83,8 +83,8 @@ try {
   await bus.close();
   await counter.end();
   await db.close();
-  await admin(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-  await deleteStreams();
+  await onServer(serverUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await deleteStreams(natsUrl, new Namespace(namespace).streamPrefix);
 }
 
 async function startAudit(): Promise<ChildHandle<unknown>> {
@@ -122,23 +122,5 @@ function row(org: string, i: number): NewAuditRow {
     eventId: randomUUID(), organizationId: org, actorType: "USER", actorId: randomUUID(), action: "user.update", entityType: "user",
     entityId: randomUUID(), outcome: "SUCCESS", ip: "10.0.0.1", userAgent: "bench", detail: { n: i }, service: "bench", occurredAt: new Date(),
   };
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteStreams(): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(nc);
-  const prefix = new Namespace(namespace).streamPrefix;
-  for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) await jsm.streams.delete(name);
-  await nc.close();
 }
 

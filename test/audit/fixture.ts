@@ -16,8 +16,6 @@ import { makeAuditModule } from "../../services/audit/module.js";
 import { subjects } from "../../services/runtime/bus/bus.js";
 import { STREAMS } from "../../services/runtime/bus/streams.js";
 import { Namespace } from "../../services/runtime/bus/subjects.js";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { loadConfig } from "../../services/runtime/config.js";
 import { createClient } from "../../services/runtime/grpc/client.js";
 import { startHost, type RunningHost } from "../../services/runtime/host.js";
@@ -27,6 +25,7 @@ import { newSigner, serveJwks, signToken } from "../support/tokens.js";
 import { SMTPServer } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { eventually } from "../support/eventually.js";
+import { deleteStreams } from "../support/bus.js";
 
 export interface Org {
   id: string;
@@ -176,14 +175,4 @@ async function startSmtpSink() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-async function deleteStreams(url: string, prefix: string): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) await jsm.streams.delete(name);
-  } finally {
-    await nc.close();
-  }
 }

@@ -3,8 +3,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { QueryTypes } from "sequelize";
 import { AuditEventSchema, type AuditEvent } from "../../gen/rollcall/audit/v1/bus_pb.js";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
@@ -21,6 +19,7 @@ import { accessTokenHash } from "../../services/identity/oauth/id-token.js";
 import { usernameBase } from "../../services/identity/oauth/link.js";
 import { startIdentityMesh, type IdentityMesh } from "./mesh-fixture.js";
 import { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, freePort, signInAtProvider, startOpenIdProvider, startTokenProxy, type OpenIdProvider } from "./oidc-provider.js";
+import { deleteStreams } from "../support/bus.js";
 
 const stateKey = (state: string) => `oauth:state:${createHash("sha256").update(state).digest("hex")}`;
 
@@ -355,16 +354,6 @@ describe("OAuth / OpenID Connect login, end to end against a real OpenID provide
     });
   });
 });
-
-async function deleteStreams(url: string, prefix: string): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) await jsm.streams.delete(name);
-  } finally {
-    await nc.close();
-  }
-}
 
 describe("OAuth building blocks", () => {
   it("computes the S256 PKCE challenge of RFC 7636's example", () => {

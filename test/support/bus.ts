@@ -43,7 +43,8 @@ export async function openTestBus(kind: BusKind = process.env.NATS_URL ? "nats" 
   };
 }
 
-async function deleteStreams(url: string, streamPrefix: string): Promise<void> {
+/** Deletes a test run's JetStream streams (those whose name starts with the namespace's prefix). */
+export async function deleteStreams(url: string, streamPrefix: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);

@@ -58,7 +58,8 @@ export async function openTestDatabase(
   };
 }
 
-async function onServer(serverUrl: string, sql: string): Promise<void> {
+/** Runs one statement on the server outside any test database (CREATE/DROP DATABASE). */
+export async function onServer(serverUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
