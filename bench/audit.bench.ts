@@ -6,6 +6,7 @@
  *     event id once, and every chain verifying.
  *  2. VerifyChain over 1,000,000 rows of one organisation: the time.
  *   npm run bench:audit -- [--events 300000] [--verify-rows 1000000] [--record]
+ * ROLLCALL_BENCH_PROFILE_DIR=dir also writes a V8 CPU profile of the audit process per run.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -19,6 +20,7 @@ import { createLogger } from "../services/runtime/logger.js";
 import { startChild, type ChildHandle } from "./lib/child.js";
 import { numberFlag } from "./lib/flags.js";
 import { publish, table } from "./lib/results.js";
+import { backendPids, CpuMeter, natsServerPid } from "./audit/cpu.js";
 import { publishAuditEvents } from "./audit/publish.js";
 import { deleteStreams } from "../test/support/bus.js";
 import { onServer } from "../test/support/database.js";
@@ -44,7 +46,14 @@ const bus = await createBus({ url: natsUrl, namespace, logger });
 
 try {
   console.log(`publishing ${EVENTS} audit events over ${ORGS.length} organisations…`);
+  // The stream is filled before the audit service starts, so the drain is measured alone.
+  const nats = natsServerPid();
+  const natsMeter = new CpuMeter(() => (nats ? [nats] : []));
+  await natsMeter.start();
+  const publisherCpu = process.cpuUsage();
   const published = await publishAuditEvents(bus, ORGS, EVENTS);
+  await natsMeter.sample();
+  const publishCpu = { publisher: cpuOf(process.cpuUsage(publisherCpu)), nats: natsMeter.seconds() };
   console.log(`published in ${published.seconds.toFixed(1)} s (${Math.round(EVENTS / published.seconds)}/s)`);
 
   const runs: Record<string, string | number>[] = [];
@@ -64,7 +73,8 @@ try {
   let chainsOk = 0;
   for (const org of ORGS) if ((await verifier.verify(org, {})).ok) chainsOk++;
   const ingestBody = table(runs) +
-    `\n\nPublished ${EVENTS.toLocaleString("en-US")} events first (${Math.round(EVENTS / published.seconds).toLocaleString("en-US")}/s), then the audit process drained the AUDIT stream; killed with SIGKILL at ${killedAt.toLocaleString("en-US")} rows and restarted.` +
+    `\n\nPublished ${EVENTS.toLocaleString("en-US")} events first (${Math.round(EVENTS / published.seconds).toLocaleString("en-US")}/s; CPU µs/event: publisher ${perEvent(publishCpu.publisher, EVENTS)}, nats-server ${perEvent(publishCpu.nats, EVENTS)}), then the audit process alone drained the pre-filled AUDIT stream; killed with SIGKILL at ${killedAt.toLocaleString("en-US")} rows and restarted.` +
+    ` CPU µs per stored row is each process's user+system time over the run (/proc), divided by the rows stored in it: audit = the audit service, postgres = its database's backends, nats = the whole nats-server (shared with anything else using it).` +
     `\nCount in = ${EVENTS.toLocaleString("en-US")}; stored rows = ${rows.toLocaleString("en-US")}; distinct event ids = ${distinct.toLocaleString("en-US")}; lost = ${lost}; chains verifying: ${chainsOk}/${ORGS.length}.`;
 
   console.log(`writing ${VERIFY_ROWS} rows of one organisation for VerifyChain…`);
@@ -100,6 +110,14 @@ async function startAudit(): Promise<ChildHandle<unknown>> {
  */
 async function drain(child: ChildHandle<unknown>, target: number, label: string, runs: Record<string, string | number>[]): Promise<number> {
   const count = async () => Number((await counter.query(`SELECT count(*) AS n FROM audit.audit_logs`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+  const nats = natsServerPid();
+  const meters = {
+    audit: new CpuMeter(() => [child.process.pid!]),
+    postgres: new CpuMeter(() => backendPids(counter, dbName)),
+    nats: new CpuMeter(() => (nats ? [nats] : [])),
+  };
+  for (const meter of Object.values(meters)) await meter.start();
+  child.send({ phase: "start" });
   const startCount = await count();
   const steadyAt = startCount + 0.8 * (target - startCount);
   let started: { at: number; n: number } | undefined;
@@ -108,13 +126,30 @@ async function drain(child: ChildHandle<unknown>, target: number, label: string,
   while (n < target) {
     if (child.process.exitCode !== null) throw new Error(`the audit process exited (${child.process.exitCode})`);
     await sleep(100);
+    for (const meter of Object.values(meters)) await meter.sample();
     n = await count();
     if (!started && n > startCount) started = { at: performance.now(), n };
     if (started && !steady && n >= steadyAt) steady = { seconds: (performance.now() - started.at) / 1000, rows: n - started.n };
   }
   const seconds = started ? (performance.now() - started.at) / 1000 : 0;
-  runs.push({ run: label, rows: n - startCount, "steady rows/s": steady && steady.seconds > 0 ? steady.rows / steady.seconds : 0, "seconds to all rows": seconds });
+  const rows = n - startCount;
+  child.send({ phase: "end" });
+  // A V8 profile of the run (ROLLCALL_BENCH_PROFILE_DIR) is written before the SIGKILL.
+  if (process.env.ROLLCALL_BENCH_PROFILE_DIR) await sleep(3_000);
+  runs.push({
+    run: label, rows, "steady rows/s": steady && steady.seconds > 0 ? steady.rows / steady.seconds : 0, "seconds to all rows": seconds,
+    "CPU µs/row: audit": perEvent(meters.audit.seconds(), rows), postgres: perEvent(meters.postgres.seconds(), rows), nats: perEvent(meters.nats.seconds(), rows),
+  });
   return n;
+}
+
+function cpuOf(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
+
+/** CPU seconds as µs per event. */
+function perEvent(seconds: number, events: number): number {
+  return events > 0 ? Math.round((seconds * 1e6) / events) : 0;
 }
 
 function row(org: string, i: number): NewAuditRow {

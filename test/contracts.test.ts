@@ -122,7 +122,7 @@ describe("protobuf contracts", function () {
         "ListAuditLogs", "ExportAuditLogs", "VerifyChain", "ListSystemLogs", "ListHealth",
         "ListEvents", "AcknowledgeEvent", "ResolveEvent",
         "CreateNotificationRule", "ListNotificationRules", "DeleteNotificationRule", "ListNotifications",
-        "SubscribeNotifications",
+        "SubscribeNotifications", "GetRetentionPolicy", "SetRetentionPolicy",
       ]]],
     ]);
     for (const [svc, [typeName, methods]] of expected) {

@@ -10,6 +10,7 @@ import { loadConfig } from "../../services/runtime/config.js";
 import { startHost } from "../../services/runtime/host.js";
 import { createLogger } from "../../services/runtime/logger.js";
 import { report } from "../lib/child.js";
+import { profilePhases } from "../lib/profile.js";
 
 const config = loadConfig({
   ...process.env,
@@ -18,6 +19,7 @@ const config = loadConfig({
   ROLLCALL_DATA_DIR: await mkdtemp(join(tmpdir(), "rollcall-bench-audit-")),
   LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
 });
+profilePhases(`audit-${process.pid}`);
 const host = await startHost(config, [auditModule], { gateway: false, logger: createLogger(config.logLevel) });
 report.ready({ grpcPort: host.grpcPort });
 process.once("SIGTERM", () => void host.stop().then(() => process.exit(0)));

@@ -24,6 +24,8 @@ export function loadAuditSettings(env: Env = process.env): AuditSettings {
       monthsAhead: int("ROLLCALL_AUDIT_PARTITIONS_AHEAD", 3, 1, 24),
       defaultRetentionDays: int("ROLLCALL_AUDIT_RETENTION_DAYS", 400, 1, 36_500),
       housekeepingDays: int("ROLLCALL_AUDIT_HOUSEKEEPING_DAYS", 30, 8, 3_650),
+      eventsRetentionDays: int("ROLLCALL_AUDIT_EVENTS_RETENTION_DAYS", 90, 8, 36_500),
+      notificationsRetentionDays: int("ROLLCALL_AUDIT_NOTIFICATIONS_RETENTION_DAYS", 30, 1, 36_500),
     },
     maintenanceIntervalMs: int("ROLLCALL_AUDIT_MAINTENANCE_INTERVAL_SEC", 3_600, 10, 7 * 86_400) * 1000,
     notifications: {

@@ -202,3 +202,29 @@ auditMigrations.push({
         USING (current_user = '${MAINTENANCE_ROLE}');`);
   },
 });
+
+auditMigrations.push({
+  name: "0004-event-retention-indexes",
+  async up(ctx) {
+    // The maintenance job removes events and notifications by age.
+    await ctx.sql(`
+      CREATE INDEX events_created ON audit.events (created_at);
+      CREATE INDEX notifications_created ON audit.notifications (created_at) WHERE status <> 'PENDING';`);
+  },
+});
+
+auditMigrations.push({
+  name: "0005-event-id-lookup",
+  async up(ctx) {
+    // Idempotency now looks event ids up in audit_logs itself (recent partitions, under the chain
+    // lock) instead of claiming each in audit_event_ids: two fewer writes per row. The old table
+    // is no longer written; housekeeping empties it.
+    // The lookup runs in a function that rules out sequential scans: a new month's partition has
+    // no statistics yet, and a scan comparing every row with thousands of ids would stall ingest.
+    await ctx.sql(`
+      CREATE INDEX audit_logs_event_id ON audit.audit_logs (event_id);
+      CREATE FUNCTION audit.stored_event_ids(ids uuid[], since timestamptz) RETURNS SETOF uuid
+        LANGUAGE sql STABLE SET enable_seqscan = off
+        AS 'SELECT event_id FROM audit.audit_logs WHERE event_id = ANY(ids) AND created_at >= since';`);
+  },
+});

@@ -1,6 +1,7 @@
 import { Counter } from "prom-client";
 import { AuditService } from "../../gen/rollcall/audit/v1/audit_pb.js";
 import { Signal } from "../runtime/bus/consumer-loop.js";
+import { AuditPublisher } from "../runtime/audit-publisher.js";
 import { Sql } from "../runtime/db/index.js";
 import { createMailer } from "../runtime/mail/mailer.js";
 import type { ServiceModule } from "../runtime/service-module.js";
@@ -14,6 +15,7 @@ import { auditLogHandlers } from "./handlers/audit-logs.js";
 import { eventHandlers } from "./handlers/events.js";
 import { monitoringHandlers } from "./handlers/monitoring.js";
 import { notificationHandlers } from "./handlers/notifications.js";
+import { retentionHandlers } from "./handlers/retention.js";
 import { consumeAuditEvents } from "./ingest/audit-consumer.js";
 import { AuditMaintenance } from "./maintenance/maintenance.js";
 import { auditMigrations } from "./migrations.js";
@@ -54,6 +56,7 @@ export function makeAuditModule(overrides: Partial<AuditSettings> = {}): Service
         ...monitoringHandlers(db, sql, overdueMs),
         ...eventHandlers(db, sql, authz, stored, settings.livePollMs),
         ...notificationHandlers(db, sql, authz),
+        ...retentionHandlers(db, sql, authz, new AuditPublisher(bus, "audit", logger), settings.maintenance.defaultRetentionDays),
       });
       const consumers = [
         ...(await consumeAuditEvents(bus, new ChainWriter(db, sql), settings.ingest, logger, ingested)),

@@ -4,6 +4,8 @@ import { status } from "@grpc/grpc-js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ActorType } from "../../gen/rollcall/common/v1/common_pb.js";
 import { Outcome } from "../../gen/rollcall/audit/v1/types_pb.js";
+import { ChainWriter } from "../../services/audit/chain/chain-writer.js";
+import { Sql } from "../../services/runtime/db/index.js";
 import type { AppError } from "../../services/runtime/errors.js";
 import { auditMesh, eventually, type AuditMesh } from "./fixture.js";
 
@@ -51,6 +53,20 @@ describe("audit: hash-chained audit log", function () {
     assert.deepEqual([ok.ok, ok.rowsChecked, ok.firstBrokenId], [true, 5n, 0n]);
   });
 
+  it("stores an event once when two writers (replicas) append it at the same time", async () => {
+    const org = randomUUID();
+    const row = (i: number) => ({
+      eventId: randomUUID(), organizationId: org, actorType: "USER", actorId: randomUUID(), action: `race.${i}`, entityType: "", entityId: "",
+      outcome: "SUCCESS", ip: null, userAgent: "", detail: {}, service: "test", occurredAt: new Date(),
+    });
+    const rows = Array.from({ length: 50 }, (_, i) => row(i));
+    const sql = new Sql(mesh.host.db.sequelize);
+    const results = await Promise.all([new ChainWriter(mesh.host.db, sql).append(rows), new ChainWriter(mesh.host.db, sql).append([...rows].reverse())]);
+    assert.deepEqual(results.map((r) => r.inserted).sort(), [0, 50]);
+    assert.equal(await stored(org), 50);
+    assert.equal((await verify(mesh.staff, org)).ok, true);
+  });
+
   it("filters by actor, action prefix, entity and time, and pages with a cursor", async () => {
     const actor = randomUUID();
     const entity = randomUUID();
@@ -89,6 +105,32 @@ describe("audit: hash-chained audit log", function () {
     await assert.rejects(list(b.admin.token, { organizationId: a.id }), code(status.PERMISSION_DENIED));
     assert.ok((await list(b.admin.token)).logs.every((l) => l.organizationId === b.id));
     assert.equal((await list(mesh.staff, { organizationId: a.id })).logs.length, 7);
+  });
+
+  it("lists and verifies platform-level rows (no organisation) for platform operators only", async () => {
+    const action = `platform.op${randomUUID().slice(0, 8)}`;
+    const operator = randomUUID();
+    for (let i = 0; i < 3; i++) await mesh.publishAudit("", { action, actorId: operator, ip: "192.0.2.7" });
+    const platform = (token: string, filter: object = {}) => list(token, { platform: true, ...filter });
+    const rows = await eventually(async () => {
+      const { logs } = await platform(mesh.staff, { action });
+      return logs.length === 3 ? logs : undefined;
+    }, "3 platform rows");
+    assert.ok(rows.every((l) => l.organizationId === "" && l.actorId === operator));
+    assert.deepEqual(rows.map((l) => l.id), rows.map((l) => l.id).sort((x, y) => (x > y ? -1 : 1)));
+    // Organisations' lists never show them, and a staff member's own organisation is not the platform.
+    assert.ok(!(await list(mesh.staff, { organizationId: a.id })).logs.some((l) => l.action === action));
+    const exported: string[] = [];
+    for await (const batch of mesh.audit.exportAuditLogs({ filter: { platform: true, action } }, { bearer: mesh.staff })) exported.push(...batch.logs.map((l) => l.eventId));
+    assert.deepEqual(exported, rows.map((l) => l.eventId).reverse());
+    const verified = await mesh.audit.verifyChain({ platform: true }, { bearer: mesh.staff });
+    assert.equal(verified.ok, true, verified.reason);
+    assert.ok(verified.rowsChecked >= 3n);
+
+    await assert.rejects(platform(a.admin.token), code(status.PERMISSION_DENIED));
+    await assert.rejects(platform(a.member.token), code(status.PERMISSION_DENIED));
+    await assert.rejects(mesh.audit.verifyChain({ platform: true }, { bearer: a.admin.token }), code(status.PERMISSION_DENIED));
+    await assert.rejects(platform(mesh.staff, { organizationId: a.id }), code(status.INVALID_ARGUMENT, "filter.organization_id"));
   });
 
   it("refuses bad filters with INVALID_ARGUMENT naming the field", async () => {

@@ -84,6 +84,39 @@ describe("audit: system logs, health, events", function () {
     assert.equal((await mesh.audit.listEvents({ type: "DEVICE_DOWN" }, { bearer: mesh.orgs[1].admin.token })).events.length, 0);
   });
 
+  it("marks a service that stops sending heartbeats DOWN and raises SERVICE_DOWN once", async () => {
+    const component = `svc${randomUUID().slice(0, 8)}`;
+    const instance = `${component}-pod-1`;
+    await mesh.host.bus.ensureStream(STREAMS.health);
+    const beat = create(HeartbeatSchema, { component, instance, status: HealthStatus.UP, cpuUsage: 3, memoryUsage: 2048n, sentAt: timestampFromDate(new Date()) });
+    await mesh.host.bus.publish(subjects.health(component), toBinary(HeartbeatSchema, beat));
+    const health = async () => (await mesh.audit.listHealth({ component }, { bearer: mesh.staff })).components;
+    const up = await eventually(async () => (await health())[0], "the service's heartbeat");
+    assert.deepEqual([up.instance, up.status], [instance, HealthStatus.UP]);
+    // Platform events (no organisation) are read here through the system role.
+    const raised = () =>
+      mesh.host.db.withSystem((tx) =>
+        mesh.host.db.sequelize.query(`SELECT organization_id, severity, reference_id, metadata FROM audit.events WHERE event_type = 'SERVICE_DOWN' AND reference_id = $1`, { bind: [component], transaction: tx, type: "SELECT" as never }),
+      ) as unknown as Promise<{ organization_id: string | null; severity: string; reference_id: string; metadata: { instance: string } }[]>;
+    const sql = new Sql(mesh.host.db.sequelize);
+    const replica = new DownDetector({ db: mesh.host.db, sql, events: new EventStore(sql), bus: mesh.host.bus, logger: createLogger("silent"), stored: new Signal() }, mesh.heartbeatMs * 3);
+    const events = await eventually(async () => {
+      await replica.check();
+      const rows = await raised();
+      return rows.length > 0 ? rows : undefined;
+    }, "SERVICE_DOWN");
+    await Promise.all([replica.check(), replica.check()]);
+    await new Promise((resolve) => setTimeout(resolve, mesh.heartbeatMs * 2));
+    assert.equal((await raised()).length, 1);
+    assert.deepEqual([events[0]!.organization_id, events[0]!.severity, events[0]!.metadata.instance], [null, "ERROR", instance]);
+    assert.equal((await health())[0]!.status, HealthStatus.DOWN);
+    const history = await mesh.superSql<{ status: string; reason: string }>(`SELECT status, metadata->>'reason' AS reason FROM audit.system_health WHERE component = $1 ORDER BY id`, [component]);
+    assert.deepEqual(history.map((h) => h.status), ["UP", "DOWN"]);
+    assert.equal(history[1]!.reason, "heartbeat overdue");
+    // Not an organisation's event: no tenant sees it.
+    for (const org of mesh.orgs) assert.equal((await mesh.audit.listEvents({ type: "SERVICE_DOWN" }, { bearer: org.admin.token })).events.filter((e) => e.referenceId === component).length, 0);
+  });
+
   it("stores events from the bus, acknowledges and resolves them with who and when", async () => {
     const [a, b] = mesh.orgs;
     const publisher = new EventPublisher(mesh.host.bus, createLogger("silent"));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { loadAuditSettings } from "../../services/audit/config.js";
 import { AuditMaintenance } from "../../services/audit/maintenance/maintenance.js";
 import { createLogger } from "../../services/runtime/logger.js";
 import { auditMesh, eventually, type AuditMesh } from "./fixture.js";
@@ -28,10 +29,12 @@ describe("audit: partitions and retention", function () {
     await mesh.publishAudit(org, { action: "old.one" });
     await mesh.publishAudit(org, { action: "old.two" });
     await eventually(async () => (await stored(org)) === 2, "2 rows");
-    await mesh.superSql(`INSERT INTO audit.retention_policies (organization_id, retention_days) VALUES ($1, 1)`, [org]);
-    const maintenance = new AuditMaintenance(mesh.host.db.sequelize, createLogger("silent"), { monthsAhead: 3, defaultRetentionDays: 400, housekeepingDays: 30 });
+    await mesh.audit.setRetentionPolicy({ organizationId: org, retentionDays: 1 }, { bearer: mesh.staff });
+    // Setting it is audited in the organisation's own trail: a third row.
+    await eventually(async () => (await stored(org)) === 3, "the audit.retention.set row");
+    const maintenance = new AuditMaintenance(mesh.host.db.sequelize, createLogger("silent"), { ...loadAuditSettings({}).maintenance, monthsAhead: 3, defaultRetentionDays: 400 });
     const report = await maintenance.run(new Date(Date.now() + 2 * 86_400_000));
-    assert.equal(report.rowsRemoved, 2);
+    assert.equal(report.rowsRemoved, 3);
     assert.equal(await stored(org), 0);
     assert.ok((await stored(c.id)) > 0, "other organisations keep their rows");
     await mesh.publishAudit(org, { action: "new.one" });

@@ -1,10 +1,12 @@
+import type { Transaction } from "sequelize";
 import type { Database, Sql } from "../../runtime/db/index.js";
 import { whereTime } from "../handlers/request.js";
 import type { TimeBounds } from "./chain-verifier.js";
 import { STORED_COLUMNS, type StoredRow } from "./stored-row.js";
 
 export interface AuditLogQuery {
-  organizationId: string;
+  /** null: the platform-level rows (no organisation). */
+  organizationId: string | null;
   actorId?: string;
   actorType?: string;
   /** Exact, or a prefix when it ends in ".". */
@@ -17,7 +19,10 @@ export interface AuditLogQuery {
   aboutUser?: string;
 }
 
-/** Reads of audit_logs, always inside the organisation's tenant transaction (RLS). */
+/**
+ * Reads of audit_logs: an organisation's inside its tenant transaction (RLS); platform-level rows
+ * (no organisation) in a system transaction, for callers the handler checked are platform operators.
+ */
 export class AuditLogStore {
   constructor(private readonly db: Database, private readonly sql: Sql) {}
 
@@ -32,8 +37,8 @@ export class AuditLogStore {
   }
 
   private select(query: AuditLogQuery, cursor: { op: "<" | ">"; id: string } | undefined, order: "ASC" | "DESC", limit: number): Promise<StoredRow[]> {
-    const bind: unknown[] = [query.organizationId];
-    const where = ["organization_id = $1"];
+    const bind: unknown[] = [];
+    const where = [chainClause(query.organizationId, bind)];
     const eq = (column: string, value: string | undefined) => {
       if (value) where.push(`${column} = $${bind.push(value)}`);
     };
@@ -50,8 +55,18 @@ export class AuditLogStore {
     }
     whereTime("created_at", query.time, where, bind);
     if (cursor) where.push(`id ${cursor.op} $${bind.push(cursor.id)}`);
-    return this.db.withTenant(query.organizationId, (tx) =>
+    return inChainScope(this.db, query.organizationId, (tx) =>
       this.sql.rows<StoredRow>(tx, `SELECT ${STORED_COLUMNS} FROM audit.audit_logs WHERE ${where.join(" AND ")} ORDER BY audit_logs.id ${order} LIMIT ${limit}`, bind),
     );
   }
+}
+
+/** The rows of one chain: an organisation's, or (null) the platform's. Binds the organisation. */
+export function chainClause(organizationId: string | null, bind: unknown[]): string {
+  return organizationId === null ? "organization_id IS NULL" : `organization_id = $${bind.push(organizationId)}`;
+}
+
+/** A transaction that sees the chain's rows: the organisation's tenant one, or a system one for the platform chain. */
+export function inChainScope<T>(db: Database, organizationId: string | null, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  return organizationId === null ? db.withSystem(fn) : db.withTenant(organizationId, fn);
 }

@@ -46,10 +46,9 @@ export function rowHash(prevHash: string, row: ChainRow): string {
  * so the ingest path can build it outside the chain lock.
  */
 export function hashBody(row: Omit<ChainRow, "id" | "createdAt">): string {
-  const s = JSON.stringify;
-  return `${s(row.eventId)},${s(row.organizationId ?? "")},${s(row.actorType)},${s(row.actorId)},${s(row.action)},` +
-    `${s(row.entityType)},${s(row.entityId)},${s(row.outcome)},${s(row.ip ?? "")},${s(row.userAgent)},${canonicalJson(row.detail)},` +
-    `${s(row.service)},"${row.occurredAt.toISOString()}",`;
+  // One JSON.stringify of the leading strings: the same text as quoting each and joining with commas.
+  const leading = JSON.stringify([row.eventId, row.organizationId ?? "", row.actorType, row.actorId, row.action, row.entityType, row.entityId, row.outcome, row.ip ?? "", row.userAgent]);
+  return `${leading.slice(1, -1)},${canonicalJson(row.detail)},${JSON.stringify(row.service)},"${row.occurredAt.toISOString()}",`;
 }
 
 /** SHA-256 over prev_hash, "\n" and the canonical JSON array [id, …body, created_at]. */

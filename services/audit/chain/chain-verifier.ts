@@ -1,6 +1,7 @@
 import type { Transaction } from "sequelize";
 import type { Database, Sql } from "../../runtime/db/index.js";
-import { GENESIS_HASH, rowHash } from "./canonical.js";
+import { chainClause, inChainScope } from "./audit-log-store.js";
+import { chainOf, GENESIS_HASH, rowHash } from "./canonical.js";
 import { chainRowOf, STORED_COLUMNS, type StoredRow } from "./stored-row.js";
 
 export interface TimeBounds {
@@ -27,12 +28,13 @@ const PAGE = 20_000;
 export class ChainVerifier {
   constructor(private readonly db: Database, private readonly sql: Sql) {}
 
-  async verify(organizationId: string, bounds: TimeBounds): Promise<Verification> {
+  /** organizationId null: the platform-level chain. */
+  async verify(organizationId: string | null, bounds: TimeBounds): Promise<Verification> {
     let checked = 0;
     let expected: { hash: string; from: string } | undefined;
     type Page = { rows: StoredRow[]; first: { hash: string; from: string } | undefined };
     const fetch = (after: string | undefined): Promise<Page> =>
-      this.db.withTenant(organizationId, async (tx) => {
+      inChainScope(this.db, organizationId, async (tx) => {
         const rows = await this.page(tx, organizationId, bounds, after);
         const first = !after && rows[0] ? await this.predecessor(tx, organizationId, rows[0].id) : undefined;
         return { rows, first };
@@ -63,9 +65,9 @@ export class ChainVerifier {
     return { ok: true, rowsChecked: checked, firstBrokenId: 0n, reason: "" };
   }
 
-  private page(tx: Transaction, organizationId: string, bounds: TimeBounds, after: string | undefined): Promise<StoredRow[]> {
-    const bind: unknown[] = [organizationId];
-    const where = ["organization_id = $1"];
+  private page(tx: Transaction, organizationId: string | null, bounds: TimeBounds, after: string | undefined): Promise<StoredRow[]> {
+    const bind: unknown[] = [];
+    const where = [chainClause(organizationId, bind)];
     if (bounds.start) where.push(`created_at >= $${bind.push(bounds.start.toISOString())}`);
     if (bounds.end) where.push(`created_at < $${bind.push(bounds.end.toISOString())}`);
     if (after) where.push(`id > $${bind.push(after)}`);
@@ -73,30 +75,33 @@ export class ChainVerifier {
   }
 
   /** What the row with this id must link to. */
-  private async predecessor(tx: Transaction, organizationId: string, id: string): Promise<{ hash: string; from: string }> {
+  private async predecessor(tx: Transaction, organizationId: string | null, id: string): Promise<{ hash: string; from: string }> {
+    const bind: unknown[] = [id];
     const previous = await this.sql.row<{ id: string; hash: string }>(
       tx,
-      `SELECT id::text, hash FROM audit.audit_logs WHERE organization_id = $1 AND id < $2 ORDER BY audit_logs.id DESC LIMIT 1`,
-      [organizationId, id],
+      `SELECT id::text, hash FROM audit.audit_logs WHERE ${chainClause(organizationId, bind)} AND id < $1 ORDER BY audit_logs.id DESC LIMIT 1`,
+      bind,
     );
     if (previous) return { hash: previous.hash, from: `row ${previous.id}` };
     const anchor = await this.sql.row<{ anchor_id: string; anchor_hash: string }>(
       tx,
       `SELECT anchor_id::text, anchor_hash FROM audit.chain_anchors WHERE chain = $1 AND anchor_id < $2 ORDER BY chain_anchors.anchor_id DESC LIMIT 1`,
-      [organizationId, id],
+      [chainOf(organizationId), id],
     );
     if (anchor) return { hash: anchor.anchor_hash, from: `the retention anchor at row ${anchor.anchor_id}` };
     return { hash: GENESIS_HASH, from: "the genesis hash (it is the chain's first row)" };
   }
 
   /** The chain head's row must still be there, unchanged; otherwise rows were removed from the end. */
-  private async checkTail(organizationId: string): Promise<{ id: string; reason: string } | undefined> {
-    return this.db.withTenant(organizationId, async (tx) => {
-      const head = await this.sql.row<{ last_id: string; last_hash: string }>(tx, `SELECT last_id::text, last_hash FROM audit.chain_heads WHERE chain = $1`, [organizationId]);
+  private async checkTail(organizationId: string | null): Promise<{ id: string; reason: string } | undefined> {
+    const chain = chainOf(organizationId);
+    return inChainScope(this.db, organizationId, async (tx) => {
+      const head = await this.sql.row<{ last_id: string; last_hash: string }>(tx, `SELECT last_id::text, last_hash FROM audit.chain_heads WHERE chain = $1`, [chain]);
       if (!head || head.last_id === "0") return undefined;
-      const last = await this.sql.row<{ hash: string }>(tx, `SELECT hash FROM audit.audit_logs WHERE organization_id = $1 AND id = $2`, [organizationId, head.last_id]);
+      const bind: unknown[] = [head.last_id];
+      const last = await this.sql.row<{ hash: string }>(tx, `SELECT hash FROM audit.audit_logs WHERE ${chainClause(organizationId, bind)} AND id = $1`, bind);
       if (last?.hash === head.last_hash) return undefined;
-      if (!last && (await this.sql.row(tx, `SELECT 1 FROM audit.chain_anchors WHERE chain = $1 AND anchor_id = $2`, [organizationId, head.last_id]))) {
+      if (!last && (await this.sql.row(tx, `SELECT 1 FROM audit.chain_anchors WHERE chain = $1 AND anchor_id = $2`, [chain, head.last_id]))) {
         return undefined; // retention removed the whole chain, anchoring it
       }
       return { id: head.last_id, reason: `row ${head.last_id}, the chain's last, is missing or differs from the chain head: rows were removed or replaced at the end` };

@@ -1,5 +1,6 @@
 import type { Transaction } from "sequelize";
 import type { Database, Sql } from "../../runtime/db/index.js";
+import { STREAMS } from "../../runtime/bus/streams.js";
 import { chainOf, GENESIS_HASH, hashBody, linkHash, type ChainRow } from "./canonical.js";
 
 /** An audit row before the chain gives it an id, a time and its hashes. */
@@ -10,6 +11,9 @@ export interface AppendResult {
   /** Event ids already stored (redeliveries, republished events). */
   duplicates: number;
 }
+
+/** How far back a copy of an event may have been stored: the AUDIT stream's retention, plus a day. */
+const REDELIVERY_WINDOW_MS = (STREAMS.audit.maxAgeMs ?? 7 * 86_400_000) + 86_400_000;
 
 interface Head {
   chain: string;
@@ -31,10 +35,9 @@ const COLUMNS = `event_id, organization_id, actor_type, actor_id, action, entity
   ip_address, user_agent, detail, service, occurred_at, id, prev_hash, hash, created_at`;
 
 /**
- * Appends rows to the per-organisation hash chains in one transaction: skips event ids already
- * stored, locks the heads of the chains involved (in a fixed order, so concurrent batches and
- * replicas wait for each other instead of deadlocking), gives each row the next id and links it to
- * its chain's previous row, and inserts them all with one multi-row statement. Nothing of a batch
+ * Appends rows to the per-organisation hash chains in one transaction: locks the heads of the
+ * chains involved, skips event ids already stored, gives each row the next id and links it to its
+ * chain's previous row, and inserts them all with one multi-row statement. Nothing of a batch
  * is visible, or acknowledged upstream, until all of it has committed. Everything that does not
  * depend on the chain is prepared before the lock, so parallel batches overlap that work.
  */
@@ -48,34 +51,48 @@ export class ChainWriter {
     const unique = rows.filter((row) => !seen.has(row.eventId) && Boolean(seen.add(row.eventId)));
     let prepared = prepare(unique);
     return this.db.withSystem(async (tx) => {
-      const fresh = await this.claimEventIds(tx, unique);
+      const heads = await this.lockHeads(tx, prepared.chains);
+      const fresh = await this.notStored(tx, unique);
       if (fresh.length === 0) return { inserted: 0, duplicates: rows.length };
       if (fresh.length < unique.length) prepared = prepare(fresh);
-      await this.link(tx, prepared);
+      await this.link(tx, prepared, heads);
       return { inserted: fresh.length, duplicates: rows.length - fresh.length };
     });
   }
 
-  private async claimEventIds(tx: Transaction, rows: NewAuditRow[]): Promise<NewAuditRow[]> {
-    const claimed = await this.sql.rows<{ event_id: string }>(
-      tx,
-      `INSERT INTO audit.audit_event_ids (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-      // Sorted, so concurrent batches claiming the same ids lock them in one order: no deadlock.
-      [pgArray(rows.map((row) => row.eventId).sort())],
-    );
-    if (claimed.length === rows.length) return rows;
-    const ids = new Set(claimed.map((row) => row.event_id));
-    return rows.filter((row) => ids.has(row.eventId));
-  }
-
-  private async link(tx: Transaction, batch: Prepared): Promise<void> {
-    const chains = [...new Set(batch.chains)].sort();
-    await this.sql.execute(tx, `INSERT INTO audit.chain_heads (chain, last_hash) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [pgArray(chains), GENESIS_HASH]);
-    const heads = await this.sql.rows<Head>(
+  /**
+   * Locks the heads of the chains involved, creating missing ones, in a fixed order (so concurrent
+   * batches and replicas wait for each other instead of deadlocking). Every copy of an event
+   * belongs to the same chain, so once its head is locked no other transaction can be storing it.
+   */
+  private async lockHeads(tx: Transaction, rowChains: readonly string[]): Promise<Head[]> {
+    const chains = pgArray([...new Set(rowChains)].sort());
+    await this.sql.execute(tx, `INSERT INTO audit.chain_heads (chain, last_hash) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [chains, GENESIS_HASH]);
+    return this.sql.rows<Head>(
       tx,
       `SELECT chain, last_id::text, last_hash, last_created_at FROM audit.chain_heads WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE`,
-      [pgArray(chains)],
+      [chains],
     );
+  }
+
+  /**
+   * The rows whose event id is not stored yet (redeliveries after a crash, republished events).
+   * Run after lockHeads, so what committed before is seen (each statement takes a new snapshot).
+   * A copy can only arrive while the AUDIT stream still holds the event, so looking back that far
+   * (plus a day for clocks) is enough, and only the newest partitions are searched.
+   */
+  private async notStored(tx: Transaction, rows: NewAuditRow[]): Promise<NewAuditRow[]> {
+    const stored = await this.sql.rows<{ event_id: string }>(
+      tx,
+      `SELECT stored_event_ids AS event_id FROM audit.stored_event_ids($1::uuid[], now() - make_interval(secs => $2::float8 / 1000))`,
+      [pgArray(rows.map((row) => row.eventId)), REDELIVERY_WINDOW_MS],
+    );
+    if (stored.length === 0) return rows;
+    const ids = new Set(stored.map((row) => row.event_id));
+    return rows.filter((row) => !ids.has(row.eventId));
+  }
+
+  private async link(tx: Transaction, batch: Prepared, heads: Head[]): Promise<void> {
     const ids = await this.sql.rows<{ id: string }>(tx, `SELECT nextval('audit.audit_logs_id_seq')::text AS id FROM generate_series(1, $1::int)`, [batch.rows.length]);
     const now = Date.now();
     const state = new Map(heads.map((head) => [head.chain, {
@@ -131,13 +148,18 @@ function prepare(rows: NewAuditRow[]): Prepared {
   };
 }
 
+/** Elements that need escaping inside a quoted array element. */
+const ARRAY_SPECIAL = /["\\]/;
+
 /** A Postgres array literal of text elements (NULL for null), as the server parses it for any element type. */
 function pgArray(values: readonly (string | null)[]): string {
   let out = "{";
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (i > 0) out += ",";
-    out += value === null || value === undefined ? "NULL" : `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    // Most values (ids, times, hashes, plain text) need no escaping: test once, replace rarely.
+    if (value === null || value === undefined) out += "NULL";
+    else out += ARRAY_SPECIAL.test(value) ? `"${value.replace(/["\\]/g, "\\$&")}"` : `"${value}"`;
   }
   return `${out}}`;
 }

@@ -1,6 +1,6 @@
 import type { AuditService, AuditLogFilter } from "../../../gen/rollcall/audit/v1/audit_pb.js";
 import type { Authorizer } from "../../runtime/authz/authorizer.js";
-import { callerOf, targetOrganization } from "../../runtime/authz/callers.js";
+import { callerOf, isPlatform, targetOrganization } from "../../runtime/authz/callers.js";
 import { invalidArgument, permissionDenied } from "../../runtime/errors.js";
 import type { CallContext } from "../../runtime/grpc/context.js";
 import type { ServiceImpl } from "../../runtime/grpc/context.js";
@@ -40,8 +40,8 @@ export function auditLogHandlers(authz: Authorizer, store: AuditLogStore, verifi
     },
 
     async verifyChain(req, ctx) {
-      const org = targetOrganization(ctx, req.organizationId);
-      if ((await authz.resolveScope(ctx, "audit_logs", "read")) !== "ALL") {
+      const org = req.platform ? platformChain(ctx, req.organizationId, "organization_id") : targetOrganization(ctx, req.organizationId);
+      if (org !== null && (await authz.resolveScope(ctx, "audit_logs", "read")) !== "ALL") {
         throw permissionDenied("verifying the audit chain needs audit_logs:read for the whole organisation (scope ALL)");
       }
       const result = await verifier.verify(org, timeBounds("time_range", req.timeRange));
@@ -55,7 +55,9 @@ export function auditLogHandlers(authz: Authorizer, store: AuditLogStore, verifi
  * (done by them or about their user record); naming another actor then is PERMISSION_DENIED.
  */
 async function authorisedQuery(ctx: CallContext, authz: Authorizer, action: "read" | "export", filter: AuditLogFilter | undefined): Promise<AuditLogQuery> {
-  const organizationId = targetOrganization(ctx, filter?.organizationId ?? "", "filter.organization_id");
+  const organizationId = filter?.platform
+    ? platformChain(ctx, filter.organizationId, "filter.organization_id")
+    : targetOrganization(ctx, filter?.organizationId ?? "", "filter.organization_id");
   const query: AuditLogQuery = {
     organizationId,
     actorId: text("filter.actor_id", filter?.actorId ?? "", { max: 128 }) || undefined,
@@ -66,6 +68,8 @@ async function authorisedQuery(ctx: CallContext, authz: Authorizer, action: "rea
     outcome: enumName("filter.outcome", OUTCOMES, filter?.outcome ?? 0),
     time: timeBounds("filter.time_range", filter?.timeRange),
   };
+  // Platform rows belong to no organisation's policy: platformChain let only platform callers through.
+  if (organizationId === null) return query;
   const scope = await authz.resolveScope(ctx, "audit_logs", action);
   if (scope === "NONE") throw permissionDenied(`not allowed to ${action} audit_logs`);
   if (scope === "OWN") {
@@ -74,6 +78,13 @@ async function authorisedQuery(ctx: CallContext, authz: Authorizer, action: "rea
     query.aboutUser = self;
   }
   return query;
+}
+
+/** The platform-level chain (rows without an organisation): platform operators and services only. */
+function platformChain(ctx: CallContext, organizationId: string, field: string): null {
+  if (organizationId) throw invalidArgument(field, "must be empty when platform is set (platform rows belong to no organisation)");
+  if (!isPlatform(callerOf(ctx))) throw permissionDenied("platform-level audit rows are for platform operators only");
+  return null;
 }
 
 function enumName<E extends number>(field: string, map: Record<string, E>, value: E): string | undefined {

@@ -1,5 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { Logger } from "../../runtime/logger.js";
+import { SYSTEM_ROLE } from "../../runtime/db/index.js";
 import { MAINTENANCE_ROLE } from "../migrations.js";
 
 export interface MaintenanceSettings {
@@ -7,14 +8,20 @@ export interface MaintenanceSettings {
   monthsAhead: number;
   /** Audit retention of organisations without a policy of their own (and of platform rows). */
   defaultRetentionDays: number;
-  /** Other tables: event-id claims (only needed while the AUDIT stream can redeliver), logs, health history. */
+  /** Other tables: logs, health history, and the event-id claims of versions before 0005 (no longer written). */
   housekeepingDays: number;
+  /** Events (with their notifications) older than this are removed; longer than the EVENTS stream keeps them, so none is stored twice. */
+  eventsRetentionDays: number;
+  /** Sent or failed notifications older than this are removed (pending ones stay until their event goes). */
+  notificationsRetentionDays: number;
 }
 
 export interface MaintenanceReport {
   partitionsCreated: string[];
   partitionsDropped: string[];
   rowsRemoved: number;
+  eventsRemoved: number;
+  notificationsRemoved: number;
 }
 
 const DAY = 86_400_000;
@@ -34,14 +41,15 @@ export class AuditMaintenance {
   async run(now = new Date()): Promise<MaintenanceReport> {
     return this.sequelize.transaction(async (tx) => {
       await this.query(tx, `SELECT pg_advisory_xact_lock(hashtextextended('audit.maintenance', 0))`);
-      const report: MaintenanceReport = { partitionsCreated: [], partitionsDropped: [], rowsRemoved: 0 };
+      const report: MaintenanceReport = { partitionsCreated: [], partitionsDropped: [], rowsRemoved: 0, eventsRemoved: 0, notificationsRemoved: 0 };
       await this.createPartitions(tx, now, report);
       await this.applyRetention(tx, now, report);
       const housekeeping = new Date(now.getTime() - this.settings.housekeepingDays * DAY).toISOString();
       await this.query(tx, `DELETE FROM audit.audit_event_ids WHERE created_at < $1`, [housekeeping]);
       await this.query(tx, `DELETE FROM audit.system_health WHERE recorded_at < $1`, [housekeeping]);
       await this.query(tx, `DELETE FROM audit.system_logs WHERE created_at < $1`, [housekeeping]);
-      if (report.partitionsCreated.length + report.partitionsDropped.length + report.rowsRemoved > 0) this.logger.info(report, "audit maintenance done");
+      await this.pruneEvents(tx, now, report);
+      if (report.partitionsCreated.length + report.partitionsDropped.length + report.rowsRemoved + report.eventsRemoved + report.notificationsRemoved > 0) this.logger.info(report, "audit maintenance done");
       return report;
     });
   }
@@ -97,6 +105,26 @@ export class AuditMaintenance {
       report.rowsRemoved += Number(anchor.n);
     }
     await this.query(tx, `RESET ROLE`);
+  }
+
+  /** Events and notifications are tenant tables (forced RLS): removed as the system role, which sees every organisation's. */
+  private async pruneEvents(tx: Transaction, now: Date, report: MaintenanceReport): Promise<void> {
+    const before = (days: number) => new Date(now.getTime() - days * DAY).toISOString();
+    await this.query(tx, `SET LOCAL ROLE ${SYSTEM_ROLE}`);
+    const [notifications] = await this.query<{ n: number }>(
+      tx,
+      `WITH gone AS (DELETE FROM audit.notifications WHERE created_at < $1 AND status <> 'PENDING' RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+      [before(this.settings.notificationsRetentionDays)],
+    );
+    // Their remaining notifications go with them (ON DELETE CASCADE).
+    const [events] = await this.query<{ n: number }>(
+      tx,
+      `WITH gone AS (DELETE FROM audit.events WHERE created_at < $1 RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+      [before(this.settings.eventsRetentionDays)],
+    );
+    await this.query(tx, `RESET ROLE`);
+    report.notificationsRemoved += notifications!.n;
+    report.eventsRemoved += events!.n;
   }
 
   private async partitions(tx: Transaction): Promise<{ name: string; to: Date }[]> {
