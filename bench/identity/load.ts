@@ -1,16 +1,38 @@
-/** Load generator of the identity benchmark: `load.ts <login|refresh> <target> <concurrency> <ms> <logins,...>`. */
-import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
+/**
+ * Load generator of the identity benchmark:
+ *   `load.ts <login|refresh> <grpc-js|http2> <target> <concurrency> <ms> <logins,...>`.
+ * "grpc-js" is the mesh's own client; "http2" a minimal one (http2-unary.ts) that costs the shared
+ * cores less. Reports its own CPU per call too: it shares the machine's cores with the server.
+ */
+import { AuthService, LoginRequestSchema, LoginResponseSchema, RefreshRequestSchema, RefreshResponseSchema } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { createClient } from "../../services/runtime/grpc/client.js";
 import { runLoad } from "../lib/load.js";
 import { report } from "../lib/child.js";
+import { Http2Unary } from "./http2-unary.js";
 
 const BENCH_PASSWORD = "Benchmark-password-2026";
-const [scenario, target, concurrency, durationMs, loginList] = process.argv.slice(2);
+const [scenario, client, target, concurrency, durationMs, loginList] = process.argv.slice(2);
 const logins = loginList!.split(",");
-const auth = createClient(AuthService, target!);
 
+/** Login and refresh through the chosen client, each answering with the session's next refresh token. */
+function authClient(): { login(login: string): Promise<string>; refresh(token: string): Promise<string> } {
+  if (client === "http2") {
+    const http2 = new Http2Unary(target!);
+    return {
+      login: async (login) => (await http2.call("/rollcall.identity.v1.AuthService/Login", LoginRequestSchema, { organizationCode: "default", login, password: BENCH_PASSWORD }, LoginResponseSchema)).tokens!.refreshToken,
+      refresh: async (refreshToken) => (await http2.call("/rollcall.identity.v1.AuthService/Refresh", RefreshRequestSchema, { refreshToken }, RefreshResponseSchema)).tokens!.refreshToken,
+    };
+  }
+  const auth = createClient(AuthService, target!);
+  return {
+    login: async (login) => (await auth.login({ organizationCode: "default", login, password: BENCH_PASSWORD })).tokens!.refreshToken,
+    refresh: async (refreshToken) => (await auth.refresh({ refreshToken })).tokens!.refreshToken,
+  };
+}
+
+const auth = authClient();
 let next = 0;
-const login = () => auth.login({ organizationCode: "default", login: logins[next++ % logins.length]!, password: BENCH_PASSWORD });
+const login = () => auth.login(logins[next++ % logins.length]!);
 
 /**
  * Refresh tokens free to use, one per concurrent client: a token is taken out while its refresh is
@@ -18,16 +40,20 @@ const login = () => auth.login({ organizationCode: "default", login: logins[next
  */
 const free: string[] = [];
 const refresh = async () => {
-  const token = free.pop() ?? (await login()).tokens!.refreshToken;
-  const res = await auth.refresh({ refreshToken: token });
-  free.push(res.tokens!.refreshToken);
+  const token = free.pop() ?? (await login());
+  free.push(await auth.refresh(token));
 };
 
 try {
-  if (scenario === "refresh") for (let i = 0; i < Number(concurrency); i++) free.push((await login()).tokens!.refreshToken);
+  if (scenario === "refresh") for (let i = 0; i < Number(concurrency); i++) free.push(await login());
   report.ready();
   const call = scenario === "refresh" ? refresh : login;
-  report.result(await runLoad(call, { concurrency: Number(concurrency), durationMs: Number(durationMs), warmupMs: 1500 }));
+  // Warm-up apart, so that this process's own CPU is measured over the measured calls only.
+  await runLoad(call, { concurrency: Number(concurrency), durationMs: 1500, warmupMs: 0 });
+  const cpu = process.cpuUsage();
+  const result = await runLoad(call, { concurrency: Number(concurrency), durationMs: Number(durationMs), warmupMs: 0 });
+  const used = process.cpuUsage(cpu);
+  report.result({ ...result, clientCpuMicrosPerCall: (used.user + used.system) / result.calls });
 } catch (err) {
   report.error(err);
 }

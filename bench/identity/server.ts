@@ -1,7 +1,8 @@
 /**
  * Server side of the identity benchmark: identity + authz in their own process, on the real
  * Postgres/Redis/NATS when DATABASE_URL/REDIS_URL/NATS_URL are set, else embedded. Creates the
- * benchmark's users, then reports its address and CPU time per phase.
+ * benchmark's users, then reports its address and CPU time per phase (its own, and its Postgres
+ * backends' when the database is a Postgres server on this machine).
  */
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
 import { report, serveCpuPhases } from "../lib/child.js";
 import { profilePhases } from "../lib/profile.js";
 import { openTestDatabase } from "../../test/support/database.js";
+import { servePostgresCpuPhases } from "./postgres-cpu.js";
 
 export const BENCH_PASSWORD = "Benchmark-password-2026";
 const USERS = Number(process.argv[2] ?? 32);
@@ -49,6 +51,7 @@ for (let i = 0; i < USERS; i++) {
 }
 
 serveCpuPhases();
+if (database) servePostgresCpuPhases(new URL(database.url).pathname.slice(1));
 profilePhases("identity");
 process.on("SIGTERM", () => void host.stop().then(() => database?.drop()).finally(() => process.exit(0)));
 report.ready({ target, logins, database: config.databaseUrl ? "PostgreSQL" : "PGlite (embedded)", cache: config.redisUrl ? "Redis" : "in-process" });

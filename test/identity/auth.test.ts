@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import { createLocalJWKSet } from "jose";
-import argon2 from "argon2";
 import { QueryTypes } from "sequelize";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { UserService } from "../../gen/rollcall/identity/v1/user_pb.js";
@@ -153,13 +152,14 @@ describe("identity: login, tokens and sessions", function () {
   it("upgrades a hash made with older argon2 parameters at the next successful login", async () => {
     const { user } = await mesh.client(UserService, admin).createUser({ username: "legacy", email: "legacy@example.com", password: "Old-params-password-1" });
     const db = mesh.host.db;
-    const weaker = await argon2.hash("Old-params-password-1", { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    // Made by the `argon2` package (0.45), which identity used before @node-rs/argon2: stored hashes keep working.
+    const weaker = "$argon2id$v=19$m=19456,p=1,t=2$H/w98vkB6JXvz0TG7o2z2A$o2SWPxD457wkB3YMyhGE8dxWi/O/kWuh9cYx874fxkU";
     const hashOf = () => db.withTenant(user!.organizationId, (tx) => db.sequelize.query<{ password_hash: string }>("SELECT password_hash FROM identity.users WHERE id = $1", { bind: [user!.id], transaction: tx, type: QueryTypes.SELECT }));
     await db.withTenant(user!.organizationId, (tx) => db.sequelize.query("UPDATE identity.users SET password_hash = $1 WHERE id = $2", { bind: [weaker, user!.id], transaction: tx }));
     assert.match((await hashOf())[0]!.password_hash, /t=2/);
     await mesh.login("legacy", "Old-params-password-1");
     const upgraded = (await hashOf())[0]!.password_hash;
-    assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,p=1,t=3\$/);
+    assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,t=3,p=1\$/);
     await mesh.login("legacy", "Old-params-password-1");
   });
 

@@ -14,6 +14,7 @@ import { AppError } from "../../services/runtime/errors.js";
 import { Sql } from "../../services/runtime/db/index.js";
 import type { BusMessage } from "../../services/runtime/bus/bus.js";
 import { STREAMS } from "../../services/runtime/bus/streams.js";
+import { eventually } from "../support/eventually.js";
 import { startIdentityMesh, type IdentityMesh } from "./mesh-fixture.js";
 
 const code = (c: status, pattern?: RegExp) => (err: unknown) => {
@@ -202,6 +203,27 @@ describe("identity: devices, config, mail flows, audit and deletion", function (
       assert.ok(gone, "the organisation still exists");
       for (let i = 0; i < 100 && (await policyRows()) > 0; i++) await sleep(100);
       assert.equal(await policyRows(), 0, "authz removed the deleted organisation's roles and assignments");
+    });
+
+    it("signs in to the organisation that has a code now, not to a deleted one that had it before", async () => {
+      const orgs = mesh.client(OrganizationService, admin);
+      const member = { username: "fawkes", email: "fawkes@phoenix.test", password: "Rises-from-cinders-7" };
+      const open = async () => {
+        const { organization } = await orgs.createOrganization({ code: "phoenix", name: "Phoenix" });
+        await orgs.verifyOrganization({ organizationId: organization!.id });
+        await mesh.client(UserService, admin).createUser({ organizationId: organization!.id, ...member });
+        return organization!.id;
+      };
+      const organizationOf = async () => {
+        const { tokens } = await mesh.login(member.email, member.password, "phoenix");
+        return JSON.parse(Buffer.from(tokens!.accessToken.split(".")[1]!, "base64url").toString()).org as string;
+      };
+      const first = await open();
+      assert.equal(await organizationOf(), first);
+      await orgs.requestOrganizationDeletion({ organizationId: first });
+      await eventually(() => orgs.getOrganization({ organizationId: first }).then(() => false, (err: AppError) => err.code === status.NOT_FOUND), "the deletion of the first organisation");
+      const second = await open();
+      assert.equal(await organizationOf(), second);
     });
   });
 });

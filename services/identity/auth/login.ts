@@ -4,7 +4,9 @@ import { Severity } from "../../runtime/event-publisher.js";
 import type { Identity } from "../context.js";
 import type { Sessions, ClientInfo } from "../sessions/sessions.js";
 import { refusalToSignIn } from "../users/standing.js";
+import type { OrganizationStanding, UserRow } from "../users/store.js";
 import { Lockout } from "./lockout.js";
+import { OrganizationIds } from "./organization-ids.js";
 
 const BAD_CREDENTIALS = "the organisation, login or password is not correct";
 
@@ -19,6 +21,8 @@ export interface LoginInput {
  * and get the same answer, so the answer and its timing reveal nothing about who exists.
  */
 export class PasswordLogin {
+  private readonly organizationIds = new OrganizationIds();
+
   constructor(private readonly id: Identity, private readonly sessions: Sessions, private readonly lockout: Lockout) {}
 
   async login(input: LoginInput, client: ClientInfo) {
@@ -27,8 +31,9 @@ export class PasswordLogin {
     if (!input.password) throw unauthenticated(BAD_CREDENTIALS);
     const keys = Lockout.keys(code, login, client.ip);
     // Independent reads, both before any password work: one wait instead of two.
-    const [, org] = await Promise.all([this.lockout.check(keys), this.id.db.withSystem((tx) => this.id.organizations.byCode(tx, code))]);
-    const user = org ? await this.id.db.withTenant(org.id, (tx) => this.id.users.byLogin(tx, login)) : undefined;
+    const [, found] = await Promise.all([this.lockout.check(keys), this.lookUp(code, login)]);
+    const org = found && { id: found.organizationId, ...found.organization };
+    const user = found?.user;
     const verdict = user?.password_hash ? await this.id.hasher.verify(user.password_hash, input.password) : undefined;
     if (!verdict) await this.id.hasher.verifyNothing(input.password);
 
@@ -55,8 +60,30 @@ export class PasswordLogin {
       return { opened, rehash };
     };
     const [{ opened, rehash }] = await Promise.all([open(), this.lockout.succeed(keys[0]!)]);
-    const tokens = await this.sessions.tokensFor(opened);
-    await this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "session", entityId: opened.familyId, outcome: "SUCCESS", ip: client.ip, userAgent: client.userAgent, detail: rehash ? { passwordRehashed: true } : {} });
+    // The session is committed: its audit event does not wait for the token, nor the token for it.
+    const [tokens] = await Promise.all([
+      this.sessions.tokensFor(opened),
+      this.id.audit.publish({ organizationId: org.id, actor: { kind: "user", subject: user.id }, action: "auth.login", entityType: "session", entityId: opened.familyId, outcome: "SUCCESS", ip: client.ip, userAgent: client.userAgent, detail: rehash ? { passwordRehashed: true } : {} }),
+    ]);
     return { tokens, user: opened.user };
+  }
+
+  /**
+   * The organisation and the user a login names. With the organisation's id remembered, one
+   * tenant transaction reads both; otherwise (the first login to it here, or it was deleted and
+   * its code taken by another) the organisation is found by code first.
+   */
+  private async lookUp(code: string, login: string): Promise<{ organizationId: string; organization: OrganizationStanding; user: UserRow | undefined } | undefined> {
+    const known = this.organizationIds.get(code);
+    if (known) {
+      const found = await this.id.db.withTenant(known, (tx) => this.id.users.organizationAndLogin(tx, known, login));
+      if (found && found.organization.code.toLowerCase() === code.toLowerCase()) return { organizationId: known, ...found };
+      this.organizationIds.forget(code);
+    }
+    const organization = await this.id.db.withSystem((tx) => this.id.organizations.byCode(tx, code));
+    if (!organization) return undefined;
+    this.organizationIds.remember(code, organization.id);
+    const user = await this.id.db.withTenant(organization.id, (tx) => this.id.users.byLogin(tx, login));
+    return { organizationId: organization.id, organization, user };
   }
 }

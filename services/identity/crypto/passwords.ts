@@ -1,4 +1,4 @@
-import argon2 from "argon2";
+import { Algorithm, hash as argon2Hash, parseOptions, verify as argon2Verify } from "@node-rs/argon2";
 import { invalidArgument } from "../../runtime/errors.js";
 
 export interface Argon2Params {
@@ -17,8 +17,8 @@ export class PasswordHasher {
   constructor(private readonly params: Argon2Params) {}
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, {
-      type: argon2.argon2id,
+    return argon2Hash(password, {
+      algorithm: Algorithm.Argon2id,
       memoryCost: this.params.memoryKiB,
       timeCost: this.params.timeCost,
       parallelism: this.params.parallelism,
@@ -26,19 +26,22 @@ export class PasswordHasher {
   }
 
   async verify(hash: string, password: string): Promise<{ ok: boolean; needsRehash: boolean }> {
-    const ok = await argon2.verify(hash, password).catch(() => false);
-    const needsRehash = ok && argon2.needsRehash(hash, {
-      memoryCost: this.params.memoryKiB,
-      timeCost: this.params.timeCost,
-      parallelism: this.params.parallelism,
-    });
-    return { ok, needsRehash };
+    const ok = await argon2Verify(hash, password).catch(() => false);
+    return { ok, needsRehash: ok && this.isWeakerThanConfigured(hash) };
+  }
+
+  private isWeakerThanConfigured(hash: string): boolean {
+    const stored = parseOptions(hash);
+    return stored.algorithm !== Algorithm.Argon2id
+      || stored.memoryCost !== this.params.memoryKiB
+      || stored.timeCost !== this.params.timeCost
+      || stored.parallelism !== this.params.parallelism;
   }
 
   /** Spends the same time as a real verify, for logins of users that do not exist. */
   async verifyNothing(password: string): Promise<void> {
     this.dummy ??= this.hash("rollcall-dummy-password-for-timing");
-    await argon2.verify(await this.dummy, password).catch(() => false);
+    await argon2Verify(await this.dummy, password).catch(() => false);
   }
 }
 

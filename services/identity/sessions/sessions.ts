@@ -56,18 +56,23 @@ export class Sessions {
   async refresh(refreshToken: string, client: Pick<ClientInfo, "ip" | "userAgent">): Promise<Tokens> {
     if (!refreshToken) throw unauthenticated("refresh_token is required");
     const hash = hashToken(refreshToken);
-    // The usual case, a live token, is one statement to rotate it and check the account, one to
-    // insert its successor: a refresh is mostly round trips to the database.
+    const next = this.newTokens();
+    // The usual case, a live token, is one statement: rotate it, insert its successor, and read
+    // the account's standing. A refresh is mostly round trips to the database.
     const outcome = await this.id.db.withSystem(async (tx): Promise<RefreshOutcome> => {
-      const rotated = await this.store.rotate(tx, hash);
+      const rotated = await this.store.rotate(tx, hash, {
+        id: randomUUID(), user_agent: client.userAgent.slice(0, 512), ip_address: client.ip || null,
+        refresh_token_hash: next.refreshTokenHash, access_jti: next.jti, refresh_expires_at: next.refreshExpiresAt,
+      });
       if (!rotated) return this.refusedRefresh(tx, hash);
       const { session: row, account, organization } = rotated;
       const refusal = account && refusalToSignIn(account, organization);
       if (!account || refusal) {
+        // Revokes the successor too: it is a live row of the family.
         await this.revoke(tx, { familyIds: [row.family_id] }, "revoked");
         return { error: refusal ?? "the account no longer exists" };
       }
-      return { opened: await this.issue(tx, account, { deviceId: row.device_id, userAgent: client.userAgent || row.user_agent, ip: client.ip }, row.family_id) };
+      return { opened: { user: account, familyId: row.family_id, jti: next.jti, refreshToken: next.refreshToken, refreshExpiresAt: next.refreshExpiresAt } };
     });
     if ("reuse" in outcome) {
       const row = outcome.reuse;
@@ -128,9 +133,7 @@ export class Sessions {
   }
 
   private async issue<U extends SessionUser>(tx: Transaction, user: U, client: ClientInfo, familyId: string): Promise<OpenedSession<U>> {
-    const jti = randomUUID();
-    const refreshToken = newOpaqueToken();
-    const refreshExpiresAt = new Date(Date.now() + this.id.config.identity.refreshTokenTtlSec * 1000);
+    const { jti, refreshToken, refreshTokenHash, refreshExpiresAt } = this.newTokens();
     await this.store.insert(tx, {
       id: randomUUID(),
       organization_id: user.organization_id,
@@ -139,10 +142,21 @@ export class Sessions {
       user_agent: client.userAgent.slice(0, 512),
       ip_address: client.ip || null,
       family_id: familyId,
-      refresh_token_hash: hashToken(refreshToken),
+      refresh_token_hash: refreshTokenHash,
       access_jti: jti,
       refresh_expires_at: refreshExpiresAt,
     });
     return { user, familyId, jti, refreshToken, refreshExpiresAt };
+  }
+
+  /** A new session row's secrets: its access token's id and its refresh token (stored as a hash). */
+  private newTokens() {
+    const refreshToken = newOpaqueToken();
+    return {
+      jti: randomUUID(),
+      refreshToken,
+      refreshTokenHash: hashToken(refreshToken),
+      refreshExpiresAt: new Date(Date.now() + this.id.config.identity.refreshTokenTtlSec * 1000),
+    };
   }
 }

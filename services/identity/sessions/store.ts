@@ -21,6 +21,9 @@ export interface SessionRow {
 
 export type NewSession = Pick<SessionRow, "id" | "organization_id" | "user_id" | "device_id" | "user_agent" | "ip_address" | "family_id" | "refresh_token_hash" | "access_jti" | "refresh_expires_at">;
 
+/** The row that replaces a rotated one: the rest (user, device, family) is the rotated row's; an empty user agent keeps its. */
+export type Successor = Pick<SessionRow, "id" | "user_agent" | "ip_address" | "refresh_token_hash" | "access_jti" | "refresh_expires_at">;
+
 /** What a refresh needs of the session's user: who they are, and whether they may still sign in. */
 export type SessionAccount = Pick<UserRow, "id" | "organization_id" | "is_staff" | "is_active" | "deleted_at" | "ban_until">;
 
@@ -61,22 +64,27 @@ export class SessionStore {
   }
 
   /**
-   * Rotates a live, unexpired refresh token in one statement: marks its row "rotated" and returns
-   * it with the standing of its user and organisation (what refusalToSignIn needs). Undefined when
-   * the token is unknown, already rotated or revoked, or expired: byRefreshHashForUpdate then says
-   * which. A concurrent rotation of the same token waits for this one's row lock, then finds it
-   * rotated.
+   * Rotates a live, unexpired refresh token in one statement: marks its row "rotated", inserts
+   * its successor in the same family, and returns the rotated row with the standing of its user
+   * and organisation (what refusalToSignIn needs; a refused successor is revoked with its family).
+   * Undefined, and nothing inserted, when the token is unknown, already rotated or revoked, or
+   * expired: byRefreshHashForUpdate then says which. A concurrent rotation of the same token waits
+   * for this one's row lock, then finds it rotated.
    */
-  async rotate(tx: Transaction, hash: string): Promise<RotatedSession | undefined> {
+  async rotate(tx: Transaction, hash: string, successor: Successor): Promise<RotatedSession | undefined> {
     const row = await this.sql.row<SessionRow & AccountColumns>(tx,
       `WITH s AS (
          UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now()
          WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > now()
-         RETURNING ${COLUMNS})
+         RETURNING ${COLUMNS}),
+       successor AS (
+         INSERT INTO identity.sessions (id, organization_id, user_id, device_id, user_agent, ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at)
+         SELECT $2, s.organization_id, s.user_id, s.device_id, coalesce(nullif($3, ''), s.user_agent), $4::inet, s.family_id, $5, $6, $7 FROM s)
        SELECT s.*, u.id AS account_id, u.is_staff AS account_is_staff, u.is_active AS account_is_active,
          u.deleted_at AS account_deleted_at, u.ban_until AS account_ban_until,
          o.code AS org_code, o.status AS org_status, o.status_reason AS org_status_reason
-       FROM s LEFT JOIN identity.users u ON u.id = s.user_id LEFT JOIN identity.organizations o ON o.id = u.organization_id`, [hash]);
+       FROM s LEFT JOIN identity.users u ON u.id = s.user_id LEFT JOIN identity.organizations o ON o.id = u.organization_id`,
+      [hash, successor.id, successor.user_agent, successor.ip_address, successor.refresh_token_hash, successor.access_jti, successor.refresh_expires_at]);
     if (!row) return undefined;
     const { account_id, account_is_staff, account_is_active, account_deleted_at, account_ban_until, org_code, org_status, org_status_reason, ...session } = row;
     return {

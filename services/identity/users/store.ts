@@ -88,6 +88,23 @@ export class UserStore {
     return this.sql.row(tx, `${SELECT} WHERE lower(u.${column}) = lower($1) AND u.deleted_at IS NULL`, [login]);
   }
 
+  /**
+   * A login's one read, inside withTenant(organizationId): the organisation's code and standing,
+   * and the user by email or username as byLogin finds them. Undefined when the organisation
+   * does not exist (any more).
+   */
+  async organizationAndLogin(tx: Transaction, organizationId: string, login: string): Promise<{ organization: OrganizationStanding; user: UserRow | undefined } | undefined> {
+    const column = login.includes("@") ? "email" : "username";
+    const row = await this.sql.row<Partial<UserRow> & { org_code: string; org_status: OrganizationStanding["status"]; org_status_reason: string }>(tx,
+      `SELECT o.code AS org_code, o.status AS org_status, o.status_reason AS org_status_reason, u.*
+       FROM identity.organizations o
+       LEFT JOIN LATERAL (${SELECT} WHERE u.organization_id = o.id AND lower(u.${column}) = lower($2) AND u.deleted_at IS NULL) u ON true
+       WHERE o.id = $1`, [organizationId, login]);
+    if (!row) return undefined;
+    const { org_code, org_status, org_status_reason, ...user } = row;
+    return { organization: { code: org_code, status: org_status, status_reason: org_status_reason }, user: user.id ? (user as UserRow) : undefined };
+  }
+
   list(tx: Transaction, filter: UserFilter): Promise<UserRow[]> {
     const where: string[] = [];
     const bind: unknown[] = [];
