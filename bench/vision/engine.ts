@@ -14,16 +14,26 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Runs fn `warmup` times unmeasured, then `n` times; returns each run's milliseconds. */
-export async function timeRuns(n: number, warmup: number, fn: () => Promise<unknown> | unknown): Promise<number[]> {
+export interface Timings {
+  /** Wall-clock milliseconds of each run. */
+  ms: number[];
+  /** CPU milliseconds of the whole process per run (every thread: onnxruntime's, libvips'): less
+   * sensitive than wall time to other work on the machine. */
+  cpuMs: number;
+}
+
+/** Runs fn `warmup` times unmeasured, then `n` times; each run's wall time and the CPU time per run. */
+export async function timeRuns(n: number, warmup: number, fn: () => Promise<unknown> | unknown): Promise<Timings> {
   for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
+  const ms: number[] = [];
+  const cpu = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await fn();
-    out.push(performance.now() - t);
+    ms.push(performance.now() - t);
   }
-  return out;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000 / n };
 }
 
 export const SHARED_FACES = path.resolve("..", "shared", "faces");

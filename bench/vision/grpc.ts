@@ -1,11 +1,11 @@
 import { startTestMesh } from "../../test/vision/mesh.js";
-import { timeRuns } from "./engine.js";
+import { timeRuns, type Timings } from "./engine.js";
 
 /**
  * Identify over gRPC against the all-in-one mesh (embedded Postgres unless DATABASE_URL is
- * set), with the portrait's person enrolled; sequential calls, milliseconds per call.
+ * set), with the portrait's person enrolled; sequential calls; CPU time is client and mesh together.
  */
-export async function identifyOverGrpc(frame: Uint8Array, portrait: Uint8Array, runs: number): Promise<number[]> {
+export async function identifyOverGrpc(frame: Uint8Array, portrait: Uint8Array, runs: number): Promise<Timings> {
   const mesh = await startTestMesh();
   try {
     const bearer = mesh.tokens.admin;

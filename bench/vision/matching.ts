@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { faiss } from "../../services/vision/domain/index/faiss.js";
-import { FlatTier, HNSW_GRAPH, HnswTier, type VectorTier } from "../../services/vision/domain/index/tiers.js";
+import { FlatTier, HNSW_GRAPH, HnswTier, type HnswSettings, type VectorTier } from "../../services/vision/domain/index/tiers.js";
 import { percentile } from "./engine.js";
 
 export interface MatchingRow {
@@ -55,17 +55,20 @@ function addInChunks(tier: VectorTier, vectors: Float32Array[]): void {
   }
 }
 
-function timeQueries(tier: VectorTier, queries: Float32Array[]): { p50: number; p99: number; labels: number[] } {
+/** Wall time per query (p50, p99), CPU time per query (robust to other work on the machine), top-1 labels. */
+function timeQueries(tier: VectorTier, queries: Float32Array[]): { p50: number; p99: number; cpu: number; labels: number[] } {
   const ms: number[] = [];
   const labels: number[] = [];
   for (const q of queries.slice(0, 20)) tier.search(q, 1);
+  const cpu = process.cpuUsage();
   for (const q of queries) {
     const t = performance.now();
     const [hit] = tier.search(q, 1);
     ms.push(performance.now() - t);
     labels.push(hit?.label ?? -1);
   }
-  return { p50: percentile(ms, 50), p99: percentile(ms, 99), labels };
+  const used = process.cpuUsage(cpu);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99), cpu: (used.user + used.system) / 1000 / queries.length, labels };
 }
 
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
@@ -86,13 +89,20 @@ function measureFaissHnsw(vectors: Float32Array[], queries: Float32Array[], exac
     return label;
   });
   return {
-    faces: vectors.length, index: "FAISS HNSW32 (faiss-node, efSearch 16)", "build s": build, "p50 ms": percentile(ms, 50), "p99 ms": percentile(ms, 99),
+    faces: vectors.length, index: "FAISS HNSW32 (faiss-node, efSearch 16)", "build s": build, "p50 ms": percentile(ms, 50), "p99 ms": percentile(ms, 99), "CPU ms": "—",
     "recall@1": labels.filter((l, i) => l === exact[i]).length / queries.length, "index MiB": "—", "RSS growth MiB": rssMiB() - rss,
   };
 }
 
 /** faissHnswMax: sizes up to which faiss-node's HNSW is measured too (it only shows why usearch serves). */
-export async function measureMatching(n: number, dim: number, queryCount: number, efs: number[], faissHnswMax = 100_000): Promise<MatchingRow[]> {
+export async function measureMatching(
+  n: number,
+  dim: number,
+  queryCount: number,
+  efs: number[],
+  graph: Omit<HnswSettings, "expansionSearch"> = HNSW_GRAPH,
+  faissHnswMax = 100_000,
+): Promise<MatchingRow[]> {
   const { vectors, queries } = syntheticFaces(n, dim, queryCount);
   const rows: MatchingRow[] = [];
   let rss = rssMiB();
@@ -101,7 +111,7 @@ export async function measureMatching(n: number, dim: number, queryCount: number
   addInChunks(flat, vectors);
   const flatBuild = (performance.now() - t) / 1000;
   const exact = timeQueries(flat, queries);
-  rows.push({ faces: n, index: "FAISS flat (exact)", "build s": flatBuild, "p50 ms": exact.p50, "p99 ms": exact.p99, "recall@1": 1, "index MiB": flat.sizeBytes() / 2 ** 20, "RSS growth MiB": rssMiB() - rss });
+  rows.push({ faces: n, index: "FAISS flat (exact)", "build s": flatBuild, "p50 ms": exact.p50, "p99 ms": exact.p99, "CPU ms": exact.cpu, "recall@1": 1, "index MiB": flat.sizeBytes() / 2 ** 20, "RSS growth MiB": rssMiB() - rss });
   // faiss-node's own HNSW, for comparison: it cannot set efSearch (FAISS's default, 16, applies).
   if (n <= faissHnswMax) rows.push(measureFaissHnsw(vectors, queries, exact.labels, dim));
 
@@ -110,19 +120,19 @@ export async function measureMatching(n: number, dim: number, queryCount: number
   const file = path.join(tmpdir(), `rollcall-bench-hnsw-${process.pid}.usearch`);
   rss = rssMiB();
   t = performance.now();
-  const built = HnswTier.create(dim, { ...HNSW_GRAPH, expansionSearch: efs[0]! });
+  const built = HnswTier.create(dim, { ...graph, expansionSearch: efs[0]! });
   addInChunks(built, vectors);
   const build = (performance.now() - t) / 1000;
   const builtRss = rssMiB() - rss;
   await built.save(file);
   for (const ef of efs) {
     t = performance.now();
-    const hnsw = HnswTier.load(file, dim, { ...HNSW_GRAPH, expansionSearch: ef }, n);
+    const hnsw = HnswTier.load(file, dim, { ...graph, expansionSearch: ef }, n);
     const load = (performance.now() - t) / 1000;
     const approx = timeQueries(hnsw, queries);
     const recall = approx.labels.filter((l, i) => l === exact.labels[i]).length / queries.length;
     rows.push({
-      faces: n, index: `usearch HNSW M=${HNSW_GRAPH.connectivity} ef=${ef}`, "build s": `${build.toFixed(1)} (load ${load.toFixed(2)})`, "p50 ms": approx.p50, "p99 ms": approx.p99,
+      faces: n, index: `usearch HNSW M=${graph.connectivity} efC=${graph.expansionAdd} ${graph.quantization ?? "f32"} ef=${ef}`, "build s": `${build.toFixed(1)} (load ${load.toFixed(2)})`, "p50 ms": approx.p50, "p99 ms": approx.p99, "CPU ms": approx.cpu,
       "recall@1": recall, "index MiB": hnsw.sizeBytes() / 2 ** 20, "RSS growth MiB": builtRss,
     });
   }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { EnvReader } from "../runtime/config.js";
+import type { HnswSettings } from "./domain/index/tiers.js";
 
 /**
  * Vision's own settings, read from the environment at start and validated as a whole (like the
@@ -24,6 +25,8 @@ export interface VisionConfig {
   annThreshold: number;
   /** HNSW search breadth: higher = better recall, slower. */
   annExpansionSearch: number;
+  /** How the HNSW graph stores vectors: bf16 (default) halves memory and search time here; f32 is exact. */
+  annQuantization: NonNullable<HnswSettings["quantization"]>;
   /**
    * Frames older than this when processed are dropped. A day by default: a sighting is
    * attendance evidence however late it arrives (an agent replaying its spool after an outage).
@@ -62,10 +65,19 @@ export function loadVisionConfig(env: Env = process.env): VisionConfig {
     },
     annThreshold: int("ROLLCALL_VISION_ANN_THRESHOLD", 20_000, 1, 100_000_000),
     annExpansionSearch: int("ROLLCALL_VISION_ANN_EF", 128, 8, 4096),
+    annQuantization: quantization(read.string("ROLLCALL_VISION_ANN_QUANTIZATION", "bf16"), read.problems),
     staleFrameMs: int("ROLLCALL_VISION_STALE_FRAME_MS", 86_400_000, 100, 7 * 86_400_000),
     streamQueue: int("ROLLCALL_VISION_STREAM_QUEUE", 8, 1, 1024),
     indexSyncMs: int("ROLLCALL_VISION_INDEX_SYNC_MS", 30_000, 100, 3_600_000),
   };
   read.check();
   return config;
+}
+
+const QUANTIZATIONS = ["bf16", "f16", "f32"] as const;
+
+function quantization(value: string, problems: string[]): (typeof QUANTIZATIONS)[number] {
+  const found = QUANTIZATIONS.find((q) => q === value.toLowerCase());
+  if (!found) problems.push(`ROLLCALL_VISION_ANN_QUANTIZATION=${JSON.stringify(value)} must be one of ${QUANTIZATIONS.join(", ")}`);
+  return found ?? "bf16";
 }

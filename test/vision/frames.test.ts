@@ -110,7 +110,8 @@ describe("vision frames: recognitions, unknown faces, staleness, the FRAMES queu
     const input = frame(aliceFrame);
     await processor.process(input);
     assert.equal((await processor.process({ ...input })).dropped, "DUPLICATE");
-    const older = await processor.process(frame(aliceFrame, { sequence: input.sequence - 1n, captureTime: new Date(Date.now() - 1000) }));
+    // Older than the processed frame's capture, however long processing it took.
+    const older = await processor.process(frame(aliceFrame, { sequence: input.sequence - 1n, captureTime: new Date(input.captureTime!.getTime() - 1000) }));
     assert.equal(older.dropped, "STALE");
     const restarted = await processor.process(frame(aliceFrame, { sequence: 1n }));
     assert.equal(restarted.dropped, undefined, "an agent restart counts from 1 with newer capture times");

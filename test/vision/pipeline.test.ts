@@ -8,6 +8,7 @@ import { ARCFACE_TEMPLATE, alignFace, estimateSimilarity } from "../../services/
 import { cosine } from "../../services/vision/domain/pipeline/embedder.js";
 import { loadVerifiedModels, MODELS } from "../../services/vision/domain/pipeline/models.js";
 import type { FaceEngine } from "../../services/vision/domain/pipeline/engine.js";
+import type { Detection } from "../../services/vision/domain/pipeline/detector.js";
 import { FACES_DIR, MODELS_DIR, photo, testEngine } from "./support.js";
 import { readdir } from "node:fs/promises";
 
@@ -45,28 +46,46 @@ describe("vision pipeline", function () {
       assert.equal(sniffFormat(await photo("identities/img47.jpg")), "png");
       assert.equal(sniffFormat(await photo("identities/img1.jpg")), "jpeg");
       const webp = await sharp(await photo("identities/img1.jpg")).resize(200).webp().toBuffer();
-      const decoded = await decodeImage(webp, LIMITS);
-      assert.deepEqual([decoded.format, decoded.width, decoded.data.length], ["webp", 200, 200 * decoded.height * 3]);
+      const decoded = await decodeImage(webp, LIMITS, 640);
+      assert.deepEqual([decoded.format, decoded.width, decoded.reduced.data.length], ["webp", 200, 200 * decoded.height * 3]);
     });
 
     it("rejects non-images and images over the byte or megapixel limit, naming the limit", async () => {
-      await assert.rejects(decodeImage(Buffer.from("%PDF-1.4 not an image"), LIMITS), (e: ImageError) => e.problem === "UNDECODABLE" && /not a JPEG, PNG or WebP/.test(e.message));
-      await assert.rejects(decodeImage(Buffer.alloc(9 * 1024 * 1024, 0xff), LIMITS), (e: ImageError) => e.problem === "TOO_LARGE" && /9\.0 MiB exceeds the limit of 8\.0 MiB/.test(e.message));
+      await assert.rejects(decodeImage(Buffer.from("%PDF-1.4 not an image"), LIMITS, 640), (e: ImageError) => e.problem === "UNDECODABLE" && /not a JPEG, PNG or WebP/.test(e.message));
+      await assert.rejects(decodeImage(Buffer.alloc(9 * 1024 * 1024, 0xff), LIMITS, 640), (e: ImageError) => e.problem === "TOO_LARGE" && /9\.0 MiB exceeds the limit of 8\.0 MiB/.test(e.message));
       const huge = await sharp({ create: { width: 6000, height: 5200, channels: 3, background: "#808080" } }).png({ compressionLevel: 1 }).toBuffer();
-      await assert.rejects(decodeImage(huge, LIMITS), (e: ImageError) => e.problem === "TOO_LARGE" && /31\.2 megapixels exceeds the limit of 25/.test(e.message));
+      await assert.rejects(decodeImage(huge, LIMITS, 640), (e: ImageError) => e.problem === "TOO_LARGE" && /31\.2 megapixels exceeds the limit of 25/.test(e.message));
       const truncated = (await photo("identities/img1.jpg")).subarray(0, 2000);
-      await assert.rejects(decodeImage(truncated, LIMITS), (e: ImageError) => e.problem === "UNDECODABLE");
+      await assert.rejects(decodeImage(truncated, LIMITS, 640), (e: ImageError) => e.problem === "UNDECODABLE");
     });
 
     it("applies EXIF orientation so coordinates are of the upright image", async () => {
       const upright = await sharp({ create: { width: 40, height: 20, channels: 3, background: "#ff0000" } }).jpeg().toBuffer();
       const rotated = await sharp(upright).withMetadata({ orientation: 6 }).toBuffer();
-      const decoded = await decodeImage(rotated, LIMITS);
+      const decoded = await decodeImage(rotated, LIMITS, 640);
       assert.deepEqual([decoded.width, decoded.height], [20, 40]);
     });
   });
 
   describe("detect", () => {
+    it("decodes a big photo reduced to the detector's size, full pixels only on demand, boxes in full-size pixels", async () => {
+      const decoded = await engine.decode(await photo("identities/img2.jpg"));
+      assert.deepEqual([decoded.width, decoded.height, decoded.reduced.width, decoded.reduced.height], [1536, 1152, 640, 480]);
+      const full = await decoded.full();
+      assert.deepEqual([full.width, full.height, full.data.length], [1536, 1152, 1536 * 1152 * 3]);
+      const [reduced] = await engine.detect(decoded);
+      const [resized] = await engine.detect(full);
+      const centre = (d: Detection) => [d.box.x + d.box.width / 2, d.box.y + d.box.height / 2];
+      const [rx, ry] = centre(reduced!);
+      const [fx, fy] = centre(resized!);
+      assert.ok(Math.hypot(rx! - fx!, ry! - fy!) < 0.02 * reduced!.box.width, `same face centre: ${[rx, ry]} vs ${[fx, fy]}`);
+      assert.ok(Math.abs(reduced!.box.width / resized!.box.width - 1) < 0.05);
+      // A large face is aligned from the reduced pixels: the same embedding as from the full image.
+      const [fromReduced] = await engine.analyse(decoded, [reduced!]);
+      const [fromFull] = await engine.analyse(full, [reduced!]);
+      assert.ok(cosine(fromReduced!.embedding, fromFull!.embedding) > 0.95, `${cosine(fromReduced!.embedding, fromFull!.embedding)}`);
+    });
+
     it("finds the one face of a portrait with five landmarks in the right places", async () => {
       const image = await engine.decode(await photo("identities/img1.jpg"));
       const [face, ...rest] = await engine.detect(image);
@@ -117,7 +136,7 @@ describe("vision pipeline", function () {
     it("warps the face onto the template: the aligned crop's landmarks land on the template", async () => {
       const image = await engine.decode(await photo("identities/img2.jpg"));
       const [face] = await engine.detect(image);
-      const crop = alignFace(image, face!.landmarks);
+      const crop = alignFace(await image.full(), face!.landmarks);
       assert.equal(crop.length, 112 * 112 * 3);
       const redetected = await engine.detect({ width: 112, height: 112, data: crop }, { minScore: 0.3 });
       assert.ok(redetected.length >= 1);

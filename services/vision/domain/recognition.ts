@@ -2,7 +2,7 @@ import type { Database } from "../../runtime/db/index.js";
 import type { FacesRepo } from "../storage/faces-repo.js";
 import { bytesToVector } from "../storage/faces-repo.js";
 import type { IndexRegistry } from "./index/index-registry.js";
-import type { RgbImage } from "./pipeline/decode.js";
+import type { DecodedImage } from "./pipeline/decode.js";
 import type { Detection } from "./pipeline/detector.js";
 import { cosine } from "./pipeline/embedder.js";
 import type { AnalysedFace, FaceEngine } from "./pipeline/engine.js";
@@ -42,7 +42,7 @@ export class Recognition {
   ) {}
 
   /** Every face (largest first, at most maxFaces), each with its best match or unknown. */
-  async identify(organizationId: string, image: RgbImage, thresholds: Thresholds, maxFaces = 100): Promise<RecognisedFace[]> {
+  async identify(organizationId: string, image: DecodedImage, thresholds: Thresholds, maxFaces = 100): Promise<RecognisedFace[]> {
     const detections = await this.engine.detect(image, { minScore: this.minScore, maxFaces });
     if (detections.length === 0) return [];
     return this.match(organizationId, await this.engine.analyse(image, detections), thresholds);
@@ -73,7 +73,7 @@ export class Recognition {
    * The largest face against every enrolled face of one user, exactly (from Postgres, not the
    * index). Undefined when the user has no enrolled face.
    */
-  async verify(organizationId: string, userId: string, image: RgbImage, thresholds: Thresholds): Promise<VerifyOutcome | undefined> {
+  async verify(organizationId: string, userId: string, image: DecodedImage, thresholds: Thresholds): Promise<VerifyOutcome | undefined> {
     const enrolled = await this.db.withTenant(organizationId, (tx) => this.repo.userEmbeddings(tx, userId, this.engine.model.name));
     if (enrolled.length === 0) return undefined;
     const [largest] = await this.engine.detect(image, { minScore: this.minScore, maxFaces: 1 });

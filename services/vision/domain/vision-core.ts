@@ -53,7 +53,7 @@ export async function createVisionCore(options: VisionCoreOptions): Promise<Visi
     files: new IndexFiles(path.join(options.dataDir, "vision", "index")),
     model: engine.model,
     annThreshold: config.annThreshold,
-    hnsw: { ...HNSW_GRAPH, expansionSearch: config.annExpansionSearch },
+    hnsw: { ...HNSW_GRAPH, expansionSearch: config.annExpansionSearch, quantization: config.annQuantization },
     logger,
     persistDelayMs: options.persistDelayMs,
   });

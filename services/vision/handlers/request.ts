@@ -1,6 +1,6 @@
 import { invalidArgument, permissionDenied, unauthenticated, AppError } from "../../runtime/errors.js";
 import type { CallContext } from "../../runtime/grpc/context.js";
-import { ImageError, type RgbImage } from "../domain/pipeline/decode.js";
+import { ImageError, type DecodedImage } from "../domain/pipeline/decode.js";
 import type { VisionCore } from "../domain/vision-core.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,7 +30,7 @@ export function organizationOf(ctx: CallContext, requested = ""): string {
 }
 
 /** Decodes a request image; a bad or oversized one is INVALID_ARGUMENT naming the field and limit. */
-export async function decodeRequestImage(core: VisionCore, field: string, bytes: Uint8Array): Promise<RgbImage> {
+export async function decodeRequestImage(core: VisionCore, field: string, bytes: Uint8Array): Promise<DecodedImage> {
   if (bytes.length === 0) throw invalidArgument(field, "is required (JPEG, PNG or WebP bytes)");
   try {
     return await core.engine.decode(bytes);

@@ -1,6 +1,6 @@
 import type { Logger } from "../../../runtime/logger.js";
 import type { VisionConfig } from "../../config.js";
-import { ImageError, type RgbImage } from "../pipeline/decode.js";
+import { ImageError, type DecodedImage } from "../pipeline/decode.js";
 import type { Detection, Point } from "../pipeline/detector.js";
 import type { AnalysedFace } from "../pipeline/engine.js";
 import type { RecognisedFace } from "../recognition.js";
@@ -52,7 +52,7 @@ class InvalidFrame extends Error {}
 /** A face and the image region it was seen in (what is kept if nobody is recognised). */
 export interface SeenFace {
   face: AnalysedFace;
-  source: RgbImage;
+  source: DecodedImage;
   region: Detection["box"];
 }
 
@@ -155,7 +155,7 @@ function checkShape(frame: FrameInput): void {
   }
 }
 
-async function decode(core: VisionCore, bytes: Uint8Array, limits: typeof FRAME_LIMITS, field: string): Promise<RgbImage> {
+async function decode(core: VisionCore, bytes: Uint8Array, limits: typeof FRAME_LIMITS, field: string): Promise<DecodedImage> {
   try {
     return await core.engine.decode(bytes, limits);
   } catch (err) {

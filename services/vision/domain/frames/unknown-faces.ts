@@ -1,7 +1,7 @@
 import type { Database } from "../../../runtime/db/index.js";
 import type { FacesRepo } from "../../storage/faces-repo.js";
 import { imageKey, type ImageStore } from "../../storage/image-store.js";
-import { encodeJpeg, type RgbImage } from "../pipeline/decode.js";
+import { encodeJpeg, type DecodedImage } from "../pipeline/decode.js";
 import { sha256 } from "../pipeline/models.js";
 import type { Detection } from "../pipeline/detector.js";
 import type { RecognisedFace } from "../recognition.js";
@@ -20,10 +20,10 @@ const MARGIN = 0.25;
 export class UnknownFaces {
   constructor(private readonly db: Database, private readonly repo: FacesRepo, private readonly images: ImageStore) {}
 
-  async save(organizationId: string, eventId: string, face: RecognisedFace, seen: { source: RgbImage; region: Box }, deviceId: string, capturedAt: Date): Promise<string> {
+  async save(organizationId: string, eventId: string, face: RecognisedFace, seen: { source: DecodedImage; region: Box }, deviceId: string, capturedAt: Date): Promise<string> {
     const id = nameUuid(`unknown-face/${eventId}`);
     const box = seen.region;
-    const crop = await encodeJpeg(seen.source, {
+    const crop = await encodeJpeg(await seen.source.full(), {
       x: box.x - box.width * MARGIN,
       y: box.y - box.height * MARGIN,
       width: box.width * (1 + 2 * MARGIN),

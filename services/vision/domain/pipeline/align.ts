@@ -44,6 +44,12 @@ export function estimateSimilarity(from: readonly Point[], to: readonly Point[])
   return { a, b, tx: mt.x - (a * mf.x - b * mf.y), ty: mt.y - (b * mf.x + a * mf.y) };
 }
 
+/** How many crop pixels one image pixel becomes when the face is aligned (> 1: enlarged). */
+export function alignmentScale(landmarks: readonly Point[]): number {
+  const m = estimateSimilarity(landmarks, ARCFACE_TEMPLATE);
+  return Math.hypot(m.a, m.b);
+}
+
 /**
  * The 112x112 RGB crop of one face: every output pixel is mapped back through the inverse
  * transform and sampled bilinearly (outside the image reads as black, as cv2.warpAffine does).
@@ -67,6 +73,21 @@ export function alignFace(image: RgbImage, landmarks: readonly Point[]): Uint8Ar
       const y0 = Math.floor(y);
       const fx = x - x0;
       const fy = y - y0;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < width && y0 + 1 < height) {
+        // Inside the image (nearly every pixel): the four neighbours without bounds checks.
+        const i00 = (y0 * width + x0) * 3;
+        const i01 = i00 + width * 3;
+        for (let c = 0; c < 3; c++) {
+          const p00 = data[i00 + c]!;
+          const p10 = data[i00 + 3 + c]!;
+          const p01 = data[i01 + c]!;
+          const p11 = data[i01 + 3 + c]!;
+          const top = p00 + (p10 - p00) * fx;
+          const bottom = p01 + (p11 - p01) * fx;
+          out[o + c] = Math.round(top + (bottom - top) * fy);
+        }
+        continue;
+      }
       for (let c = 0; c < 3; c++) {
         const p00 = pixel(data, width, height, x0, y0, c);
         const p10 = pixel(data, width, height, x0 + 1, y0, c);

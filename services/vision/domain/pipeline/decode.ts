@@ -34,7 +34,55 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
   return undefined;
 }
 
-export async function decodeImage(bytes: Uint8Array, limits: ImageLimits): Promise<RgbImage & { format: ImageFormat }> {
+/**
+ * A decoded image: its size as stored (EXIF orientation applied), pixels reduced to fit the
+ * detector's input, made in the same libvips pass as the decode (JPEG shrink-on-load applies
+ * from a 3x reduction, WebP's from any; full-size pixels are never copied out for detection),
+ * and the full-size pixels on demand (small faces are aligned from them; crops kept for
+ * review are cut from them).
+ */
+export class DecodedImage {
+  private fullPixels?: Promise<RgbImage>;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    /** The image scaled by (scaleX, scaleY) ≤ 1; the full image itself when it already fits. */
+    readonly reduced: RgbImage,
+    private readonly decodeFull: () => Promise<RgbImage>,
+    readonly format?: ImageFormat,
+  ) {}
+
+  /** Pixels already in memory, e.g. a face crop: nothing is reduced or decoded again. */
+  static fromPixels(image: DecodedImage | RgbImage): DecodedImage {
+    return image instanceof DecodedImage ? image : new DecodedImage(image.width, image.height, image, async () => image);
+  }
+
+  get scaleX(): number {
+    return this.reduced.width / this.width;
+  }
+
+  get scaleY(): number {
+    return this.reduced.height / this.height;
+  }
+
+  get isReduced(): boolean {
+    return this.reduced.width !== this.width || this.reduced.height !== this.height;
+  }
+
+  /** Full-size pixels, decoded once on first use. */
+  full(): Promise<RgbImage> {
+    if (!this.isReduced) return Promise.resolve(this.reduced);
+    this.fullPixels ??= this.decodeFull();
+    return this.fullPixels;
+  }
+}
+
+/**
+ * Checks and decodes an image; `reduceTo` is the longest side of the reduced pixels (the
+ * detector's input), the full-size pixels are decoded only when asked for.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: ImageLimits, reduceTo: number): Promise<DecodedImage & { format: ImageFormat }> {
   if (bytes.length === 0) throw new ImageError("UNDECODABLE", "is empty");
   if (bytes.length > limits.maxBytes) {
     throw new ImageError("TOO_LARGE", `${mib(bytes.length)} exceeds the limit of ${mib(limits.maxBytes)}`);
@@ -42,33 +90,33 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits): Promi
   const format = sniffFormat(bytes);
   if (!format) throw new ImageError("UNDECODABLE", "is not a JPEG, PNG or WebP image");
   const maxPixels = Math.floor(limits.maxMegapixels * 1e6);
-  try {
-    // One pass: sharp refuses images over the pixel limit from their header, before decoding.
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "error" })
-      .rotate()
-      .removeAlpha()
-      .toColourspace("srgb")
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, data, format };
-  } catch (err) {
-    const pixels = await pixelCount(bytes);
-    if (pixels > maxPixels) {
-      throw new ImageError("TOO_LARGE", `${(pixels / 1e6).toFixed(1)} megapixels exceeds the limit of ${limits.maxMegapixels}`);
-    }
-    throw new ImageError("UNDECODABLE", `could not be decoded as ${format.toUpperCase()} (${(err as Error).message})`);
-  }
-}
-
-/** Width × height from the image header; 0 when even the header is unreadable. */
-async function pixelCount(bytes: Uint8Array): Promise<number> {
+  const undecodable = (err: unknown) => new ImageError("UNDECODABLE", `could not be decoded as ${format.toUpperCase()} (${(err as Error).message})`);
+  let size: { width: number; height: number };
   try {
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    return (meta.width ?? 0) * (meta.height ?? 0);
-  } catch {
-    return 0;
+    size = meta.autoOrient ?? { width: meta.width ?? 0, height: meta.height ?? 0 };
+  } catch (err) {
+    throw undecodable(err);
   }
+  const pixels = size.width * size.height;
+  if (pixels > maxPixels) {
+    throw new ImageError("TOO_LARGE", `${(pixels / 1e6).toFixed(1)} megapixels exceeds the limit of ${limits.maxMegapixels}`);
+  }
+  const decode = async (maxSide?: number): Promise<RgbImage> => {
+    try {
+      let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: "error" }).rotate();
+      if (maxSide) pipeline = pipeline.resize(maxSide, maxSide, { fit: "inside", withoutEnlargement: true, kernel: "linear" });
+      const { data, info } = await pipeline.removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+      return { width: info.width, height: info.height, data };
+    } catch (err) {
+      throw undecodable(err);
+    }
+  };
+  const fits = Math.max(size.width, size.height) <= reduceTo;
+  const reduced = await decode(fits ? undefined : reduceTo);
+  if (fits) size = { width: reduced.width, height: reduced.height };
+  return new DecodedImage(size.width, size.height, reduced, () => decode(), format) as DecodedImage & { format: ImageFormat };
 }
 
 /** Encodes a region of an image as JPEG (unknown-face crops); the region is clamped to the image. */

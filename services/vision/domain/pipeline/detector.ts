@@ -1,7 +1,8 @@
 import sharp from "sharp";
 import type { InferenceSession } from "onnxruntime-node";
 import { ort } from "./onnx.js";
-import type { RgbImage } from "./decode.js";
+import type { DecodedImage, RgbImage } from "./decode.js";
+import { TensorPool } from "./tensor-pool.js";
 
 export interface Point {
   x: number;
@@ -27,18 +28,28 @@ const STRIDES = [8, 16, 32] as const;
 const NMS_IOU = 0.3;
 
 /**
- * YuNet (libfacedetection, dynamic input) on onnxruntime. The image is scaled down to fit
- * `maxSide` and padded right and bottom to multiples of 32, as the network's strides need.
+ * YuNet (libfacedetection, dynamic input) on onnxruntime, run at the image's own size (no
+ * letterbox to 640x640): the image is scaled down to fit `maxSide` and padded right and bottom
+ * to multiples of 32, as the network's strides need.
  */
 export class FaceDetector {
+  private readonly inputs = new TensorPool();
+
   constructor(private readonly session: InferenceSession) {}
 
-  async detect(image: RgbImage, options: DetectOptions): Promise<Detection[]> {
-    const scale = Math.min(1, options.maxSide / Math.max(image.width, image.height));
-    const input = await networkInput(image, scale);
-    const outputs = await this.session.run({ input: input.tensor });
-    const output = (name: string) => outputs[name]!.data as Float32Array;
-    return decodeYunet(output, input.width, input.height, options.minScore).map((d) => rescale(d, 1 / scale));
+  async detect(image: DecodedImage, options: DetectOptions): Promise<Detection[]> {
+    const { pixels, scaleX, scaleY } = await detectionPixels(image, options.maxSide);
+    const width = Math.ceil(pixels.width / 32) * 32;
+    const height = Math.ceil(pixels.height / 32) * 32;
+    const chw = this.inputs.take(3 * width * height);
+    try {
+      toBgrPlanes(pixels, width, height, chw);
+      const outputs = await this.session.run({ input: new ort.Tensor("float32", chw, [1, 3, height, width]) });
+      const output = (name: string) => outputs[name]!.data as Float32Array;
+      return decodeYunet(output, width, height, options.minScore).map((d) => rescale(d, 1 / scaleX, 1 / scaleY));
+    } finally {
+      this.inputs.give(chw);
+    }
   }
 }
 
@@ -56,36 +67,54 @@ export function decodeYunet(output: (name: string) => Float32Array, width: numbe
   return nonMaximumSuppression(candidates, NMS_IOU);
 }
 
-/** BGR planes, 0..255, as YuNet was trained; padding stays 0. */
-async function networkInput(image: RgbImage, scale: number): Promise<{ tensor: ort.Tensor; width: number; height: number }> {
-  let pixels = image;
-  if (scale < 1) {
-    const width = Math.max(1, Math.round(image.width * scale));
-    const height = Math.max(1, Math.round(image.height * scale));
-    const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize(width, height, { fit: "fill", kernel: "linear" })
-      .raw()
-      .toBuffer();
-    pixels = { width, height, data };
+/**
+ * The pixels to detect on, with their scale from the full image: the decoded reduction when it
+ * has the asked size (the usual case), else the full image resized here.
+ */
+async function detectionPixels(image: DecodedImage, maxSide: number): Promise<{ pixels: RgbImage; scaleX: number; scaleY: number }> {
+  const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
+  const wanted = Math.max(1, Math.round(Math.max(image.width, image.height) * scale));
+  if (Math.abs(Math.max(image.reduced.width, image.reduced.height) - wanted) <= 1) {
+    return { pixels: image.reduced, scaleX: image.scaleX, scaleY: image.scaleY };
   }
-  const width = Math.ceil(pixels.width / 32) * 32;
-  const height = Math.ceil(pixels.height / 32) * 32;
+  const full = await image.full();
+  if (scale === 1) return { pixels: full, scaleX: 1, scaleY: 1 };
+  const width = Math.max(1, Math.round(full.width * scale));
+  const height = Math.max(1, Math.round(full.height * scale));
+  const data = await sharp(full.data, { raw: { width: full.width, height: full.height, channels: 3 } })
+    .resize(width, height, { fit: "fill", kernel: "linear" })
+    .raw()
+    .toBuffer();
+  return { pixels: { width, height, data }, scaleX: width / full.width, scaleY: height / full.height };
+}
+
+/** Interleaved RGB → BGR planes of width x height (0..255, as YuNet was trained), padding 0. */
+function toBgrPlanes(pixels: RgbImage, width: number, height: number, out: Float32Array): void {
   const plane = width * height;
-  const chw = new Float32Array(3 * plane);
   const src = pixels.data;
-  const rowBytes = pixels.width * 3;
-  for (let y = 0; y < pixels.height; y++) {
-    const b = chw.subarray(y * width);
-    const g = chw.subarray(plane + y * width);
-    const r = chw.subarray(2 * plane + y * width);
-    const row = src.subarray(y * rowBytes, (y + 1) * rowBytes);
-    for (let x = 0, s = 0; x < pixels.width; x++, s += 3) {
-      r[x] = row[s]!;
-      g[x] = row[s + 1]!;
-      b[x] = row[s + 2]!;
+  const w = pixels.width;
+  for (let y = 0; y < height; y++) {
+    let o = y * width;
+    if (y >= pixels.height) {
+      out.fill(0, o, o + width);
+      out.fill(0, plane + o, plane + o + width);
+      out.fill(0, 2 * plane + o, 2 * plane + o + width);
+      continue;
+    }
+    let s = y * w * 3;
+    const rowEnd = o + w;
+    for (; o < rowEnd; o++, s += 3) {
+      out[2 * plane + o] = src[s]!;
+      out[plane + o] = src[s + 1]!;
+      out[o] = src[s + 2]!;
+    }
+    const padEnd = y * width + width;
+    if (o < padEnd) {
+      out.fill(0, o, padEnd);
+      out.fill(0, plane + o, plane + padEnd);
+      out.fill(0, 2 * plane + o, 2 * plane + padEnd);
     }
   }
-  return { tensor: new ort.Tensor("float32", chw, [1, 3, height, width]), width, height };
 }
 
 /** One stride's grid: score = sqrt(cls * obj); box centre and landmarks are offsets in cells. */
@@ -136,11 +165,11 @@ function iou(a: Detection["box"], b: Detection["box"]): number {
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
 
-function rescale(d: Detection, f: number): Detection {
-  if (f === 1) return d;
-  const p = (q: Point): Point => ({ x: q.x * f, y: q.y * f });
+function rescale(d: Detection, fx: number, fy: number): Detection {
+  if (fx === 1 && fy === 1) return d;
+  const p = (q: Point): Point => ({ x: q.x * fx, y: q.y * fy });
   return {
-    box: { x: d.box.x * f, y: d.box.y * f, width: d.box.width * f, height: d.box.height * f },
+    box: { x: d.box.x * fx, y: d.box.y * fy, width: d.box.width * fx, height: d.box.height * fy },
     score: d.score,
     landmarks: [p(d.landmarks[0]), p(d.landmarks[1]), p(d.landmarks[2]), p(d.landmarks[3]), p(d.landmarks[4])],
   };

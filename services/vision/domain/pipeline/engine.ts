@@ -1,8 +1,8 @@
 import { loadVerifiedModels } from "./models.js";
 import { createSession } from "./onnx.js";
-import { decodeImage, type ImageFormat, type ImageLimits, type RgbImage } from "./decode.js";
-import { FaceDetector, type Detection } from "./detector.js";
-import { alignFace } from "./align.js";
+import { decodeImage, DecodedImage, type ImageFormat, type ImageLimits, type RgbImage } from "./decode.js";
+import { FaceDetector, type Detection, type Point } from "./detector.js";
+import { alignFace, alignmentScale } from "./align.js";
 import { EMBEDDING_DIM, FaceEmbedder } from "./embedder.js";
 import { measureQuality, type FaceQuality } from "./quality.js";
 
@@ -31,6 +31,12 @@ export interface EmbeddingModel {
 export const DEFAULT_MIN_SCORE = 0.5;
 
 /**
+ * A face is aligned from the reduced pixels when they hold at least this many image pixels per
+ * crop pixel (the crop is not enlarged from them); smaller faces are aligned from the full image.
+ */
+const MAX_ALIGN_ENLARGEMENT = 1;
+
+/**
  * The recognition pipeline: decode → detect (YuNet) → align (5-point similarity) → embed
  * (MobileFaceNet, batched). One per process; its ONNX sessions are created once and reused.
  */
@@ -57,13 +63,14 @@ export class FaceEngine {
     );
   }
 
-  decode(bytes: Uint8Array, limits: ImageLimits = this.options.limits): Promise<RgbImage & { format: ImageFormat }> {
-    return decodeImage(bytes, limits);
+  /** Checks and decodes an image, reduced for detection (see DecodedImage). */
+  decode(bytes: Uint8Array, limits: ImageLimits = this.options.limits): Promise<DecodedImage & { format: ImageFormat }> {
+    return decodeImage(bytes, limits, this.options.detectMaxSide);
   }
 
-  /** Faces scoring at least minScore, largest first, at most maxFaces. */
-  async detect(image: RgbImage, options: { minScore?: number; maxFaces?: number; maxSide?: number } = {}): Promise<Detection[]> {
-    const found = await this.detector.detect(image, {
+  /** Faces scoring at least minScore, largest first, at most maxFaces; boxes in full-image pixels. */
+  async detect(image: DecodedImage | RgbImage, options: { minScore?: number; maxFaces?: number; maxSide?: number } = {}): Promise<Detection[]> {
+    const found = await this.detector.detect(DecodedImage.fromPixels(image), {
       minScore: options.minScore || DEFAULT_MIN_SCORE,
       maxSide: options.maxSide ?? this.options.detectMaxSide,
     });
@@ -71,9 +78,19 @@ export class FaceEngine {
   }
 
   /** Aligns and embeds the given faces of one image in one batch. */
-  async analyse(image: RgbImage, detections: readonly Detection[]): Promise<AnalysedFace[]> {
-    const aligned = detections.map((d) => alignFace(image, d.landmarks));
+  async analyse(image: DecodedImage | RgbImage, detections: readonly Detection[]): Promise<AnalysedFace[]> {
+    const decoded = DecodedImage.fromPixels(image);
+    const aligned = await Promise.all(detections.map((d) => alignFrom(decoded, d.landmarks)));
     const embeddings = await this.embedder.embed(aligned);
     return detections.map((detection, i) => ({ detection, embedding: embeddings[i]!, quality: measureQuality(detection, aligned[i]!) }));
   }
+}
+
+/** The face's crop from the reduced pixels when they are fine enough for it, else from the full image. */
+async function alignFrom(image: DecodedImage, landmarks: readonly Point[]): Promise<Uint8Array> {
+  if (image.isReduced) {
+    const reduced = landmarks.map((p) => ({ x: p.x * image.scaleX, y: p.y * image.scaleY }));
+    if (alignmentScale(reduced) <= MAX_ALIGN_ENLARGEMENT) return alignFace(image.reduced, reduced);
+  }
+  return alignFace(await image.full(), landmarks);
 }
