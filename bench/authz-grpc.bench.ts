@@ -5,8 +5,16 @@
  * Uses DATABASE_URL / REDIS_URL / NATS_URL when set (a fresh database is created), else the
  * embedded defaults; without NATS the replicas share no bus and only the poll carries changes.
  * A bare grpc-js server with an empty Check handler, driven the same way, is the transport's floor.
+ * Plaintext HTTP/2 on loopback (the mesh's callers use mTLS: its TLS cost is not in these figures).
+ *
+ * Load generators (--client, a comma-separated list, each run in turn):
+ *   h2load   nghttp2's C load generator (apt-get install -y nghttp2-client) repeating one prepared
+ *            request; a few µs of CPU per call, so the figure is the server's (bench/authz/h2load.ts)
+ *   grpc-js  Rollcall's own client in a Node process over 100,000 random queries; it needs more
+ *            CPU per call than the server, and shares the two cores with it
  * ROLLCALL_BENCH_PROFILE_DIR=<dir> also writes a V8 CPU profile of the server per measured phase.
- *   npm run bench:authz:grpc -- [--seconds 10] [--concurrency 50] [--batch-concurrency 8] [--changes 20] [--record]
+ *   npm run bench:authz:grpc -- [--client h2load,grpc-js] [--calls check,batch,floor,visibility]
+ *     [--seconds 10] [--concurrency 50] [--batch-concurrency 8] [--changes 20] [--record]
  */
 import { writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,17 +31,27 @@ import { createLocalJWKSet } from "jose";
 import { openTestDatabase } from "../test/support/database.js";
 import { newSigner, serveJwks, signToken } from "../test/support/tokens.js";
 import { storePolicy } from "../test/authz/support/random-policy.js";
-import { loadWithServerCpu, startChild, type ChildHandle } from "./lib/child.js";
-import { numberFlag } from "./lib/flags.js";
-import type { LoadResult } from "./lib/load.js";
+import { startChild } from "./lib/child.js";
+import { numberFlag, stringFlag } from "./lib/flags.js";
 import { summarize } from "./lib/load.js";
 import { formatNumber as fmt, publish, table } from "./lib/results.js";
 import { benchPolicy, benchQueries, ISSUE_POLICY } from "./authz/policy.js";
+import { h2loadAvailable } from "./authz/h2load.js";
+import { floorCheck, repeatedBatch, repeatedCheck, type RepeatedCall } from "./authz/h2load-requests.js";
+import { CLIENTS, withGrpcJs, withH2load, type ClientKind, type Measured, type RunOptions, type Server } from "./authz/measure.js";
 
 const seconds = numberFlag("--seconds", 10);
 const concurrency = numberFlag("--concurrency", 50);
 const batchConcurrency = numberFlag("--batch-concurrency", 8);
 const changes = numberFlag("--changes", 20);
+const clients = listFlag("--client", "h2load,grpc-js", CLIENTS);
+const calls = listFlag("--calls", "check,batch,floor,visibility", ["check", "batch", "floor", "visibility"] as const);
+const WARMUP_SECONDS = 1.5;
+/** "(call, client): message" of each run that had errors. */
+const firstErrors: string[] = [];
+if (clients.includes("h2load") && !h2loadAvailable()) {
+  throw new Error("h2load is not installed: apt-get install -y nghttp2-client (Debian's package), or pass --client grpc-js");
+}
 
 const database = await openTestDatabase();
 const queriesFile = join(tmpdir(), `authz-bench-${process.pid}.json`);
@@ -47,18 +65,26 @@ try {
   await db.withSystem((tx) => new CatalogueStore(new Sql(db.sequelize)).syncBuiltIns(tx));
   const policy = benchPolicy(ISSUE_POLICY);
   for (const org of policy) await storePolicy(db, org);
-  await writeFile(queriesFile, JSON.stringify(benchQueries(policy, 100_000)));
+  const queries = benchQueries(policy, 100_000);
+  await writeFile(queriesFile, JSON.stringify(queries));
+  const repeated = { check: repeatedCheck(policy, queries, token), batch: repeatedBatch(policy, queries, token) };
 
   const namespace = `bench${randomBytes(3).toString("hex")}`;
   replicas.push(startReplica(namespace), startReplica(namespace));
-  const [a, b] = (await Promise.all(replicas.map((r) => r.ready))) as { grpcPort: number }[];
-  const targetA = `127.0.0.1:${a!.grpcPort}`;
+  const [a, b] = (await Promise.all(replicas.map((r) => r.ready))) as { grpcPort: number; adminPort: number }[];
+  const replicaA: Server = { child: replicas[0]!, grpcTarget: `127.0.0.1:${a!.grpcPort}`, metricsUrl: `http://127.0.0.1:${a!.adminPort}/metrics` };
   const targetB = `127.0.0.1:${b!.grpcPort}`;
 
-  const check = await measure("check", replicas[0]!, targetA, concurrency);
-  const batch = await measure("batch", replicas[0]!, targetA, batchConcurrency);
-  const floor = await measureFloor();
-  const visibility = await measureVisibility(policy, targetA, targetB);
+  const rows: ReturnType<typeof row>[] = [];
+  const measured: { client: ClientKind; check?: Measured; floor?: Measured }[] = [];
+  for (const client of clients) {
+    const m: (typeof measured)[number] = { client };
+    if (calls.includes("check")) rows.push(row("Check", client, concurrency, (m.check = await run(client, "check", replicaA, concurrency, repeated.check)), 1));
+    if (calls.includes("batch")) rows.push(row("BatchCheck (1,000 items)", client, batchConcurrency, await run(client, "batch", replicaA, batchConcurrency, repeated.batch), 1000));
+    if (calls.includes("floor")) rows.push(row("floor: bare grpc-js, empty Check handler", client, concurrency, (m.floor = await runFloor(client, floorCheck(repeated.check))), 1));
+    measured.push(m);
+  }
+  const visibility = calls.includes("visibility") ? await measureVisibility(policy, replicaA.grpcTarget, targetB) : [];
   const verify = await verificationCost();
 
   const bus = process.env.NATS_URL ? "NATS" : "none shared (in-process bus per replica): changes travel by the 500 ms poll";
@@ -66,25 +92,23 @@ try {
     "Authz: Check and BatchCheck over gRPC, policy-change visibility",
     `Policy as in the in-process benchmark (${ISSUE_POLICY.organizations} organisations x ${ISSUE_POLICY.roles} roles x ${ISSUE_POLICY.grantsPerRole} grants over ` +
       `${ISSUE_POLICY.resources} resources, ${ISSUE_POLICY.users.toLocaleString("en-US")} users x ${ISSUE_POLICY.rolesPerUser} roles), stored in Postgres. ` +
-      `Each replica is the real host (token verified against a JWKS, revocation list, metrics) serving authz; ` +
-      `the load generator is another process on loopback, ${seconds} s after a 1.5 s warm-up, with a service token asking about random subjects. ` +
+      `Each replica is the real host (token verified against a JWKS, revocation list, metrics) serving authz on plaintext HTTP/2 (mesh callers use mTLS); ` +
+      `the load generator is another process on loopback, ${seconds} s after a ${WARMUP_SECONDS} s warm-up, with a service token asking about other subjects. ` +
       `Database: ${process.env.DATABASE_URL ? "Postgres server" : "embedded PGlite"}; cache: ${process.env.REDIS_URL ? "Redis" : "in-process"}; bus: ${bus}.\n\n` +
-      table([
-        row("Check", concurrency, check, 1),
-        row("BatchCheck (1,000 items)", batchConcurrency, batch, 1000),
-        row("floor: bare grpc-js, empty Check handler", concurrency, floor, 1),
-      ]) +
-      `\n\nThe floor row is a bare @grpc/grpc-js server (no decoding, auth, metrics or context) driven by the same load generator: ` +
-      `two cores carry at most 2,000,000 / (server + client CPU µs per call) calls/s, here ` +
-      `${fmt(ceiling(floor))}/s for the bare transport and ${fmt(ceiling(check))}/s for Rollcall's Check ` +
-      `(the server alone, were the client free: ${fmt(1e6 / floor.serverCpuMicrosPerCall)}/s and ${fmt(1e6 / check.serverCpuMicrosPerCall)}/s per core).` +
+      `Clients: h2load (nghttp2, C) sends ${repeated.check.describe}, or ${repeated.batch.describe}, on one HTTP/2 connection; ` +
+      `one probe of that request must answer grpc-status 0 with the decision the same policy compiled in the benchmark gives, and the replica's ` +
+      `grpc_server_handled_total must count no other code over the run (errors). A repeated Check meets the same prepared answer each time (authz builds and ` +
+      `encodes each decision's answer once), which random queries do less often: grpc-js is Rollcall's client in a Node process over 100,000 random queries.\n\n` +
+      table(rows) +
+      measured.map(ceilingNote).join("") +
       `\n\nFor scale, measured alone on this machine: the auth interceptor verifies a token it has not seen in ${verify.firstMicros.toFixed(0)} µs of CPU ` +
-      `(Ed25519 through WebCrypto) and one it has seen in ${verify.repeatMicros.toFixed(1)} µs (verified tokens are remembered; the load generator reuses one); ` +
+      `(Ed25519 through WebCrypto) and one it has seen in ${verify.repeatMicros.toFixed(1)} µs (verified tokens are remembered; the load generators reuse one); ` +
       `the decision itself takes well under 1 µs (in-process benchmark), the rest of the server CPU is gRPC, protobuf, the revocation lookup and metrics.` +
-      `\n\nVisibility: time from a policy write returning on replica A until Check on replica B (no at_least_revision) answers the new way, ` +
-      `${changes} changes of each kind, B polled back to back:\n\n` +
-      table(visibility.map((v) => ({ change: v.kind, "p50 ms": v.p50Ms, "p99 ms": v.p99Ms, "max ms": v.maxMs }))) +
-      (check.firstError || batch.firstError ? `\n\nFirst errors: ${check.firstError ?? ""} ${batch.firstError ?? ""}` : ""),
+      (visibility.length === 0 ? "" :
+        `\n\nVisibility: time from a policy write returning on replica A until Check on replica B (no at_least_revision) answers the new way, ` +
+        `${changes} changes of each kind, B polled back to back:\n\n` +
+        table(visibility.map((v) => ({ change: v.kind, "p50 ms": v.p50Ms, "p99 ms": v.p99Ms, "max ms": v.maxMs })))) +
+      firstErrors.map((e) => `\n\nFirst error ${e}`).join(""),
   );
 } finally {
   for (const replica of replicas) await replica.stop();
@@ -121,18 +145,16 @@ function startReplica(namespace: string) {
   });
 }
 
-type Measured = LoadResult & { clientCpuMicrosPerCall: number; serverCpuMicrosPerCall: number };
-
-function measure(kind: "check" | "batch", server: ChildHandle<unknown>, target: string, inFlight: number): Promise<Measured> {
-  const load = startChild<LoadResult & { clientCpuMicrosPerCall: number }>(new URL("./authz/load.ts", import.meta.url), [kind, target, String(inFlight), String(seconds * 1000), queriesFile, token]);
-  return loadWithServerCpu(server, load);
+function run(client: ClientKind, kind: "check" | "batch", server: Server, inFlight: number, call: RepeatedCall): Promise<Measured> {
+  const options: RunOptions = { concurrency: inFlight, seconds, warmupSeconds: WARMUP_SECONDS };
+  return client === "h2load" ? withH2load(server, call.request, options, call.expect) : withGrpcJs(kind, server, options, queriesFile, token);
 }
 
-async function measureFloor(): Promise<Measured> {
+async function runFloor(client: ClientKind, call: RepeatedCall): Promise<Measured> {
   const floor = startChild<never>(new URL("./authz/floor-server.ts", import.meta.url));
   try {
     const { grpcPort } = (await floor.ready) as { grpcPort: number };
-    return await measure("check", floor, `127.0.0.1:${grpcPort}`, concurrency);
+    return await run(client, "check", { child: floor, grpcTarget: `127.0.0.1:${grpcPort}` }, concurrency, call);
   } finally {
     await floor.stop();
   }
@@ -143,11 +165,27 @@ function ceiling(m: Measured): number {
   return 2e6 / (m.serverCpuMicrosPerCall + m.clientCpuMicrosPerCall);
 }
 
-function row(call: string, inFlight: number, m: Measured, decisionsPerCall: number) {
+function ceilingNote({ client, check, floor }: { client: ClientKind; check?: Measured; floor?: Measured }): string {
+  if (!check || !floor) return "";
+  return `\n\nWith ${client}: two cores carry at most 2,000,000 / (server + client CPU µs per call) calls/s, here ` +
+    `${fmt(ceiling(floor))}/s for the bare transport and ${fmt(ceiling(check))}/s for Rollcall's Check ` +
+    `(the server alone, were the client free: ${fmt(1e6 / floor.serverCpuMicrosPerCall)}/s and ${fmt(1e6 / check.serverCpuMicrosPerCall)}/s per core).`;
+}
+
+function row(call: string, client: ClientKind, inFlight: number, m: Measured, decisionsPerCall: number) {
+  if (m.firstError) firstErrors.push(`(${call}, ${client}): ${m.firstError}`);
   return {
-    call, "in flight": inFlight, "calls/s": m.perSecond, "decisions/s": m.perSecond * decisionsPerCall, "p50 ms": m.p50Ms, "p99 ms": m.p99Ms,
+    call, client, "in flight": inFlight, "calls/s": m.perSecond, "decisions/s": m.perSecond * decisionsPerCall, "p50 ms": m.p50Ms, "p99 ms": m.p99Ms,
     "server CPU µs/call": m.serverCpuMicrosPerCall, "client CPU µs/call": m.clientCpuMicrosPerCall, errors: m.errors,
   };
+}
+
+/** A comma-separated flag whose items must come from `allowed`. */
+function listFlag<T extends string>(name: string, fallback: string, allowed: readonly T[]): T[] {
+  const items = stringFlag(name, fallback)!.split(",").map((s) => s.trim()).filter(Boolean);
+  const wrong = items.filter((i) => !allowed.includes(i as T));
+  if (wrong.length > 0 || items.length === 0) throw new Error(`${name} takes a comma-separated list of ${allowed.join(", ")}; got ${JSON.stringify(stringFlag(name, fallback))}`);
+  return items as T[];
 }
 
 /**
@@ -183,7 +221,8 @@ async function measureVisibility(policy: ReturnType<typeof benchPolicy>, targetA
     }
     return summarize(latencies, 0, undefined, 1);
   };
-  await reader.check(ask); // B has the organisation loaded
+  // B loads the organisation first (10,000 subjects: longer than a call's default deadline on a busy machine).
+  await reader.check(ask, { timeoutMs: 60_000 });
   const assignment = await flips(
     () => writer.unassignRole({ organizationId: org.organizationId, userId: subject!.subjectId, roleId }),
     () => writer.assignRole({ organizationId: org.organizationId, userId: subject!.subjectId, roleId }),

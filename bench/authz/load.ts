@@ -11,21 +11,14 @@ import { AuthzService, BatchCheckRequestSchema, CheckRequestSchema } from "../..
 import { createClient } from "../../services/runtime/grpc/client.js";
 import { runLoad } from "../lib/load.js";
 import { report } from "../lib/child.js";
-import type { BenchQuery } from "./policy.js";
+import { benchBatch, type BenchQuery } from "./policy.js";
 
 const [kind, target, concurrency, durationMs, queriesFile, token] = process.argv.slice(2);
 const queries = JSON.parse(await readFile(queriesFile!, "utf8")) as BenchQuery[];
 const client = createClient(AuthzService, target!, { bearer: () => token });
 
 const checks = queries.map((q) => create(CheckRequestSchema, q));
-const batches = Array.from({ length: 100 }, (_, b) => {
-  const first = queries[b]!;
-  const items = Array.from({ length: 1000 }, (_, i) => {
-    const q = queries[(b * 1000 + i) % queries.length]!;
-    return { resource: q.resource, action: q.action, ownerId: i % 3 === 0 ? undefined : i % 3 === 1 ? first.subjectId : q.subjectId };
-  });
-  return create(BatchCheckRequestSchema, { subjectId: first.subjectId, organizationId: first.organizationId, items });
-});
+const batches = Array.from({ length: 100 }, (_, b) => create(BatchCheckRequestSchema, benchBatch(queries, b)));
 
 const WARMUP_MS = 1500;
 let next = 0;

@@ -57,6 +57,22 @@ export function benchQueries(policy: readonly PolicyRows[], count: number, seed 
   });
 }
 
+export interface BenchBatch {
+  subjectId: string;
+  organizationId: string;
+  items: { resource: string; action: string; ownerId: string | undefined }[];
+}
+
+/** The b-th BatchCheck of 1,000 items, for the subject of query b: owner unset, the subject's own, someone else's. */
+export function benchBatch(queries: readonly BenchQuery[], b: number): BenchBatch {
+  const first = queries[b]!;
+  const items = Array.from({ length: 1000 }, (_, i) => {
+    const q = queries[(b * 1000 + i) % queries.length]!;
+    return { resource: q.resource, action: q.action, ownerId: i % 3 === 0 ? undefined : i % 3 === 1 ? first.subjectId : q.subjectId };
+  });
+  return { subjectId: first.subjectId, organizationId: first.organizationId, items };
+}
+
 function distinct(r: Rng, n: number, k: number): number[] {
   const picked = new Set<number>();
   while (picked.size < Math.min(k, n)) picked.add(r.int(n));

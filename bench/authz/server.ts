@@ -1,8 +1,8 @@
 /**
  * One authz replica for the gRPC benchmark, in its own process: the real host (auth interceptor
  * with JWKS and revocation list, metrics, Postgres, cache, bus) serving only the authz module.
- * Configured by the environment the parent passes; reports its gRPC port, then its CPU time per
- * phase ({phase: "start" | "end"}).
+ * Configured by the environment the parent passes; reports its gRPC and admin (metrics) ports,
+ * then its CPU time per phase ({phase: "start" | "end"}).
  */
 import { authzModule } from "../../services/authz/module.js";
 import { loadConfig } from "../../services/runtime/config.js";
@@ -14,4 +14,4 @@ const host = await startHost(loadConfig(), [authzModule], { gateway: false });
 serveCpuPhases();
 profilePhases(`authz-${process.pid}`);
 process.on("SIGTERM", () => void host.stop().finally(() => process.exit(0)));
-report.ready({ grpcPort: host.grpcPort });
+report.ready({ grpcPort: host.grpcPort, adminPort: host.adminPort });

@@ -1,4 +1,5 @@
-import { AuthzService, Scope } from "../../../gen/rollcall/authz/v1/authz_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { AuthzService, CheckResponseSchema, Scope, type CheckResponse } from "../../../gen/rollcall/authz/v1/authz_pb.js";
 import { AppError, invalidArgument, permissionDenied } from "../../runtime/errors.js";
 import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
 import { uuid } from "../../runtime/validate.js";
@@ -21,9 +22,10 @@ interface Subject {
 export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService> {
   /**
    * Tenants ask within their own organisation, about themselves, or about anyone with
-   * roles:read there; platform callers ask about anyone anywhere.
+   * roles:read there; platform callers ask about anyone anywhere. Synchronous when the
+   * organisation's policy is loaded and fresh (nearly always): a Check then awaits nothing.
    */
-  const subjectOf = async (ctx: CallContext, req: { subjectId: string; organizationId: string; atLeastRevision?: bigint }): Promise<Subject> => {
+  const subjectOf = (ctx: CallContext, req: { subjectId: string; organizationId: string; atLeastRevision?: bigint }): Subject | Promise<Subject> => {
     const caller = callerOf(ctx);
     const organizationId = uuid("organization_id", req.organizationId);
     const platform = isPlatform(caller);
@@ -32,12 +34,16 @@ export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService>
     if (!platform && caller.organizationId !== organizationId) {
       throw permissionDenied(`your token is for organisation ${caller.organizationId}; you cannot ask about organisation ${organizationId}`);
     }
-    const policy = await authz.cache.policy(organizationId, atLeastRevision("at_least_revision", req.atLeastRevision));
-    if (!platform && id !== caller.subject) {
-      const mayRead = policy.check(caller.subject, "roles", "read");
-      if (!mayRead.allowed) throw permissionDenied(`you may ask only about yourself; asking about others needs roles.read (${mayRead.reason})`);
-    }
-    return { policy, id, platform: asPlatform };
+    const atLeast = atLeastRevision("at_least_revision", req.atLeastRevision);
+    const subjectIn = (policy: CompiledPolicy): Subject => {
+      if (!platform && id !== caller.subject) {
+        const mayRead = policy.check(caller.subject, "roles", "read");
+        if (!mayRead.allowed) throw permissionDenied(`you may ask only about yourself; asking about others needs roles.read (${mayRead.reason})`);
+      }
+      return { policy, id, platform: asPlatform };
+    };
+    const loaded = authz.cache.fresh(organizationId, atLeast);
+    return loaded !== undefined ? subjectIn(loaded) : authz.cache.policy(organizationId, atLeast).then(subjectIn);
   };
 
   const decide = (subject: Subject, resource: string, action: string, ownerId: string | undefined): Decision => {
@@ -48,9 +54,9 @@ export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService>
 
   return {
     async check(req, ctx) {
-      const subject = await subjectOf(ctx, req);
-      const d = decide(subject, req.resource, req.action, req.ownerId);
-      return { allowed: d.allowed, reason: d.reason, decidedByRole: d.decidedByRole, scope: d.scope, revision: subject.policy.revision };
+      const found = subjectOf(ctx, req);
+      const subject = found instanceof Promise ? await found : found;
+      return checkResponse(decide(subject, req.resource, req.action, req.ownerId), subject.policy.revision);
     },
 
     async batchCheck(req, ctx) {
@@ -81,6 +87,22 @@ export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService>
       return { permissions, revision: subject.policy.revision };
     },
   };
+}
+
+/**
+ * The answer to a Check, made once per decision and revision: decisions are prepared when a
+ * policy is compiled, so a Check's answer is a message already built. Frozen, so that the codec
+ * encodes it once too (see serializer).
+ */
+const answers = new WeakMap<Decision, CheckResponse>();
+
+function checkResponse(d: Decision, revision: bigint): CheckResponse {
+  let answer = answers.get(d);
+  if (answer === undefined || answer.revision !== revision) {
+    answer = Object.freeze(create(CheckResponseSchema, { allowed: d.allowed, reason: d.reason, decidedByRole: d.decidedByRole, scope: d.scope, revision }));
+    answers.set(d, answer);
+  }
+  return answer;
 }
 
 /** An item's error as the batch reports it: "items[3].action: …". */

@@ -35,8 +35,8 @@ export class PolicyCache {
    * FAILED_PRECONDITION when the database has not reached `atLeast`.
    */
   async policy(organizationId: string, atLeast?: bigint): Promise<CompiledPolicy> {
-    const policy = this.policies.get(organizationId);
-    if (policy !== undefined && policy.revision >= this.wanted(organizationId, atLeast)) return policy;
+    const policy = this.fresh(organizationId, atLeast);
+    if (policy !== undefined) return policy;
     const fresh = await this.refresh(organizationId, atLeast);
     if (atLeast !== undefined && fresh.revision < atLeast) {
       throw failedPrecondition(
@@ -45,6 +45,15 @@ export class PolicyCache {
       );
     }
     return fresh;
+  }
+
+  /**
+   * The loaded policy when it is as new as every revision known here and as `atLeast`, without
+   * waiting; undefined when policy() must load it. Lets a check skip a promise when it can.
+   */
+  fresh(organizationId: string, atLeast?: bigint): CompiledPolicy | undefined {
+    const policy = this.policies.get(organizationId);
+    return policy !== undefined && policy.revision >= this.wanted(organizationId, atLeast) ? policy : undefined;
   }
 
   /** A revision committed somewhere: policies older than it are refreshed before their next use. */

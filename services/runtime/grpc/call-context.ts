@@ -30,16 +30,18 @@ export function methodScope(method: DescMethod, logger: Logger, shutdownSignal: 
 }
 
 /**
- * Builds a handler's CallContext: request id, deadline and cancellation, authenticated caller.
- * Close it when the handler is done.
+ * The request id a call will answer with: the caller's `x-request-id` when it is well-formed,
+ * else a new one. Read before authentication; the call's context takes it once the caller is known.
  */
-export async function openCallContext(call: ServerSurfaceCall, scope: MethodScope, isPublic: boolean, authenticator: Authenticator): Promise<ServerCallContext> {
-  const metadata: Metadata = call.metadata;
-  const requestId = validRequestId(metadata.get(REQUEST_ID_HEADER)[0]) ?? randomUUID();
+export function requestIdOf(metadata: Metadata): string {
+  return validRequestId(metadata.get(REQUEST_ID_HEADER)[0]) ?? randomUUID();
+}
+
+/** The call's deadline, if it has one; DEADLINE_EXCEEDED when it passed before the call started. */
+export function deadlineOf(call: ServerSurfaceCall): Date | undefined {
   const deadline = toDate(call.getDeadline());
   if (deadline && deadline.getTime() <= Date.now()) throw new AppError(status.DEADLINE_EXCEEDED, "the call's deadline passed before it started");
-  const caller = await authenticator.authenticate(metadata, isPublic);
-  return new ServerCallContext(call, scope, requestId, caller, deadline);
+  return deadline;
 }
 
 /**

@@ -4,13 +4,26 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type D
 /** The gRPC path of a method: `/package.Service/Method`. */
 export const methodPath = (method: DescMethod): string => `/${method.parent.typeName}/${method.name}`;
 
+/**
+ * Encodes messages of one type. A frozen value is taken to be immutable (nested messages
+ * included: freeze them too), so its bytes are made once and reused: handlers that answer with
+ * prepared messages (authz Check) freeze them. grpc-js copies the bytes into each call's frame.
+ */
 export function serializer(schema: DescMessage): (value: object) => Buffer {
-  // create() returns a message as is and turns a plain init object into one; toBinary needs the latter.
+  const frozen = new WeakMap<object, Buffer>();
   return (value) => {
-    const bytes = toBinary(schema, create(schema, value as never));
-    // A view of the encoded bytes, not a second copy of them.
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!Object.isFrozen(value)) return encode(schema, value);
+    let bytes = frozen.get(value);
+    if (bytes === undefined) frozen.set(value, (bytes = encode(schema, value)));
+    return bytes;
   };
+}
+
+function encode(schema: DescMessage, value: object): Buffer {
+  // create() returns a message as is and turns a plain init object into one; toBinary needs the latter.
+  const bytes = toBinary(schema, create(schema, value as never));
+  // A view of the encoded bytes, not a second copy of them.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function deserializer(schema: DescMessage): (bytes: Buffer) => unknown {

@@ -1,17 +1,13 @@
 import { once } from "node:events";
 import type { Readable } from "node:stream";
-import {
-  Metadata, status,
-  type handleBidiStreamingCall, type handleClientStreamingCall, type handleServerStreamingCall,
-  type handleUnaryCall, type ServerDuplexStream, type ServerWritableStream, type UntypedHandleCall,
-} from "@grpc/grpc-js";
+import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type UntypedHandleCall } from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { CallContext } from "./context.js";
-import { methodScope, openCallContext, REQUEST_ID_HEADER, type ServerSurfaceCall } from "./call-context.js";
+import { deadlineOf, methodScope, requestIdOf, REQUEST_ID_HEADER, ServerCallContext, type ServerSurfaceCall } from "./call-context.js";
 import { toStatus, type StatusObject } from "./status.js";
 import type { PeerPolicy } from "./peer-identity.js";
 
@@ -27,12 +23,18 @@ export interface CallPipeline {
   peers?: PeerPolicy;
 }
 
-type Outcome<T> = { ok: T; requestId: string } | { error: StatusObject };
 type AnyImpl = (input: never, ctx: CallContext) => unknown;
+/** The handler's part of a call, once its context is open. */
+type Invoke = (call: AnyCall, ctx: CallContext) => Promise<unknown>;
+/** Sends the outcome: `callback` is the unary and client-streaming calls' answer. */
+type Finish = (call: AnyCall, callback: AnyCallback | undefined, error: StatusObject | undefined, value: unknown, requestId: string) => void;
+type AnyCall = ServerSurfaceCall & Readable & { request: unknown };
+type AnyCallback = (error: StatusObject | null, value?: unknown, trailer?: Metadata) => void;
 
 /**
  * Wraps a plain handler function into a grpc-js handler: context, auth, metrics, error mapping.
- * `impl` undefined answers UNIMPLEMENTED.
+ * `impl` undefined answers UNIMPLEMENTED. What differs by kind of method (how the handler is
+ * invoked, how its outcome is sent) is chosen here once, so a call allocates no closures of its own.
  */
 export function grpcHandler(method: DescMethod, impl: AnyImpl | undefined, isPublic: boolean, pipe: CallPipeline, isInternal = false): UntypedHandleCall {
   const labels = { grpc_service: method.parent.typeName, grpc_method: method.name, grpc_type: grpcType(method) };
@@ -44,63 +46,59 @@ export function grpcHandler(method: DescMethod, impl: AnyImpl | undefined, isPub
     if (!l) handledLabels.set(code, (l = { ...labels, grpc_code: status[code] ?? String(code) }));
     return l;
   };
-  const run = async <T>(call: ServerSurfaceCall, body: (ctx: CallContext) => Promise<T>): Promise<Outcome<T>> => {
+  const [invoke, finish] = kindOf(method, impl);
+  const run = async (call: AnyCall, callback: AnyCallback | undefined): Promise<void> => {
     pipe.metrics.grpcStarted.inc(labels);
     const started = performance.now();
     let requestId = "-";
-    let outcome: Outcome<T>;
+    let value: unknown;
+    let error: StatusObject | undefined;
     try {
       if (!impl) throw unimplemented(scope.path.slice(1));
-      const ctx = await openCallContext(call, scope, isPublic, pipe.authenticator);
-      requestId = ctx.requestId;
+      const id = requestIdOf(call.metadata);
+      const deadline = deadlineOf(call);
+      const caller = await pipe.authenticator.authenticate(call.metadata, isPublic);
+      const ctx = new ServerCallContext(call, scope, id, caller, deadline);
+      requestId = id;
       try {
-        pipe.peers?.check(call, scope.path, isInternal, ctx.caller);
-        outcome = { ok: await body(ctx), requestId };
+        pipe.peers?.check(call, scope.path, isInternal, caller);
+        value = await invoke(call, ctx);
       } finally {
         ctx.close();
       }
     } catch (err) {
       if (requestId === "-") requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? "-");
-      outcome = { error: toStatus(abortReason(err), requestId, pipe.logger) };
+      error = toStatus(abortReason(err), requestId, pipe.logger);
     }
-    pipe.metrics.grpcHandled.inc(handled("error" in outcome ? outcome.error.code : status.OK));
+    pipe.metrics.grpcHandled.inc(handled(error ? error.code : status.OK));
     pipe.metrics.grpcHandlingSeconds.observe(labels, (performance.now() - started) / 1000);
-    return outcome;
+    finish(call, callback, error, value, requestId);
   };
+  return ((call: AnyCall, callback?: AnyCallback) => void run(call, callback)) as unknown as UntypedHandleCall;
+}
 
+const answer: Finish = (_call, callback, error, value, requestId) => {
+  if (error) callback!(error);
+  else callback!(null, value, trailers(requestId));
+};
+
+const endStream: Finish = (call, _callback, error, _value, requestId) => {
+  // call.destroy(err) would send no status; emitting 'error' sends the status to the client.
+  if (error) call.emit("error", error);
+  else (call as unknown as WritableCall).end(trailers(requestId));
+};
+
+function kindOf(method: DescMethod, impl: AnyImpl | undefined): [Invoke, Finish] {
+  const fn = impl as (input: unknown, ctx: CallContext) => never;
   switch (method.methodKind) {
-    case "unary": {
-      const handler: handleUnaryCall<unknown, unknown> = (call, callback) => {
-        void run(call, (ctx) => (impl as (r: unknown, c: CallContext) => Promise<unknown>)(call.request, ctx)).then((out) => {
-          if ("error" in out) callback(out.error);
-          else callback(null, out.ok, trailers(out.requestId));
-        });
-      };
-      return handler;
-    }
-    case "server_streaming": {
-      const handler: handleServerStreamingCall<unknown, unknown> = (call) => {
-        void run(call, (ctx) => writeAll(call, (impl as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(call.request, ctx), ctx))
-          .then((out) => finishStream(call, out));
-      };
-      return handler;
-    }
-    case "client_streaming": {
-      const handler: handleClientStreamingCall<unknown, unknown> = (call, callback) => {
-        void run(call, (ctx) => (impl as (r: AsyncIterable<unknown>, c: CallContext) => Promise<unknown>)(requestsOf(call), ctx)).then((out) => {
-          if ("error" in out) callback(out.error);
-          else callback(null, out.ok, trailers(out.requestId));
-        });
-      };
-      return handler;
-    }
-    case "bidi_streaming": {
-      const handler: handleBidiStreamingCall<unknown, unknown> = (call) => {
-        void run(call, (ctx) => writeAll(call, (impl as (r: AsyncIterable<unknown>, c: CallContext) => AsyncIterable<unknown>)(requestsOf(call), ctx), ctx))
-          .then((out) => finishStream(call, out));
-      };
-      return handler;
-    }
+    case "unary":
+      return [(call, ctx) => fn(call.request, ctx), answer];
+    case "server_streaming":
+      return [(call, ctx) => writeAll(call as unknown as WritableCall, fn(call.request, ctx) as AsyncIterable<unknown>, ctx), endStream];
+    case "client_streaming":
+      return [(call, ctx) => fn(requestsOf(call), ctx), answer];
+    case "bidi_streaming":
+      return [(call, ctx) => writeAll(call as unknown as WritableCall, fn(requestsOf(call), ctx) as AsyncIterable<unknown>, ctx), endStream];
   }
 }
 
@@ -127,12 +125,6 @@ async function writeAll(call: WritableCall, messages: AsyncIterable<unknown>, ct
     if (!call.write(message)) await once(call, "drain", { signal: ctx.signal });
   }
   ctx.signal.throwIfAborted();
-}
-
-function finishStream(call: WritableCall, out: Outcome<unknown>): void {
-  // call.destroy(err) would send no status; emitting 'error' sends the status to the client.
-  if ("error" in out) call.emit("error", out.error);
-  else call.end(trailers(out.requestId));
 }
 
 function trailers(requestId: string): Metadata {
