@@ -73,13 +73,17 @@ try {
   replicas.push(startReplica(namespace), startReplica(namespace));
   const [a, b] = (await Promise.all(replicas.map((r) => r.ready))) as { grpcPort: number; adminPort: number }[];
   const replicaA: Server = { child: replicas[0]!, grpcTarget: `127.0.0.1:${a!.grpcPort}`, metricsUrl: `http://127.0.0.1:${a!.adminPort}/metrics` };
-  const targetB = `127.0.0.1:${b!.grpcPort}`;
+  const replicaB: Server = { child: replicas[1]!, grpcTarget: `127.0.0.1:${b!.grpcPort}`, metricsUrl: `http://127.0.0.1:${b!.adminPort}/metrics` };
+  const targetB = replicaB.grpcTarget;
 
   const rows: ReturnType<typeof row>[] = [];
   const measured: { client: ClientKind; check?: Measured; floor?: Measured }[] = [];
   for (const client of clients) {
     const m: (typeof measured)[number] = { client };
     if (calls.includes("check")) rows.push(row("Check", client, concurrency, (m.check = await run(client, "check", replicaA, concurrency, repeated.check)), 1));
+    if (calls.includes("check") && client === "h2load") {
+      rows.push(row("Check, two replicas (a process per core), half the streams each", client, concurrency, await onBothReplicas([replicaA, replicaB], repeated.check), 1));
+    }
     if (calls.includes("batch")) rows.push(row("BatchCheck (1,000 items)", client, batchConcurrency, await run(client, "batch", replicaA, batchConcurrency, repeated.batch), 1000));
     if (calls.includes("floor")) rows.push(row("floor: bare grpc-js, empty Check handler", client, concurrency, (m.floor = await runFloor(client, floorCheck(repeated.check))), 1));
     measured.push(m);
@@ -148,6 +152,31 @@ function startReplica(namespace: string) {
 function run(client: ClientKind, kind: "check" | "batch", server: Server, inFlight: number, call: RepeatedCall): Promise<Measured> {
   const options: RunOptions = { concurrency: inFlight, seconds, warmupSeconds: WARMUP_SECONDS };
   return client === "h2load" ? withH2load(server, call.request, options, call.expect) : withGrpcJs(kind, server, options, queriesFile, token);
+}
+
+/**
+ * The same load split over two replicas at once, as a deployment with a replica per core serves
+ * it (the mesh's clients balance round-robin): calls/s add up, latency is the worse replica's.
+ */
+async function onBothReplicas(servers: Server[], call: RepeatedCall): Promise<Measured> {
+  const options: RunOptions = { concurrency: Math.ceil(concurrency / servers.length), seconds, warmupSeconds: WARMUP_SECONDS };
+  const parts = await Promise.all(servers.map((server) => withH2load(server, call.request, options, call.expect)));
+  const calls = parts.reduce((sum, m) => sum + m.calls, 0);
+  const perCall = (cpu: (m: Measured) => number) => parts.reduce((sum, m) => sum + cpu(m) * m.calls, 0) / calls;
+  const worst = (of: (m: Measured) => number) => Math.max(...parts.map(of));
+  return {
+    calls,
+    errors: parts.reduce((sum, m) => sum + m.errors, 0),
+    firstError: parts.find((m) => m.firstError)?.firstError,
+    seconds: worst((m) => m.seconds),
+    perSecond: parts.reduce((sum, m) => sum + m.perSecond, 0),
+    p50Ms: worst((m) => m.p50Ms),
+    p90Ms: worst((m) => m.p90Ms),
+    p99Ms: worst((m) => m.p99Ms),
+    maxMs: worst((m) => m.maxMs),
+    serverCpuMicrosPerCall: perCall((m) => m.serverCpuMicrosPerCall),
+    clientCpuMicrosPerCall: perCall((m) => m.clientCpuMicrosPerCall),
+  };
 }
 
 async function runFloor(client: ClientKind, call: RepeatedCall): Promise<Measured> {
