@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# Rollcall images. One build stage compiles everything once; two small runtimes use it:
+# Rollcall images. The build stages compile once; two small runtimes use them:
 #   docker build --target mesh  -t rollcall .        # any service:  docker run rollcall serve authz
 #   docker build --target agent -t rollcall-agent .  # the camera agent (needs OpenCV)
 # The base is pinned to the Node release CI tests on; pin its digest too when you publish
@@ -7,24 +7,40 @@
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-# Compilers for the native modules (argon2, faiss-node, usearch, opencv4nodejs); FAISS is
-# linked statically from Debian's libfaiss-dev, OpenCV dynamically from Debian's libopencv-dev.
+# Compilers for the native modules (faiss-node, usearch); FAISS is linked statically
+# from Debian's libfaiss-dev.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential python3 libfaiss-dev libopenblas-pthread-dev libopencv-dev \
+ && apt-get install -y --no-install-recommends build-essential python3 libfaiss-dev libopenblas-pthread-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-COPY scripts ./scripts
+COPY scripts/faiss ./scripts/faiss
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf dist/test dist/bench
-# The agent is its own package (agent/package.json), built against the system OpenCV.
+# The services only: tests and benches are not in the context, and the agent compiles in its
+# own stage (its types need the OpenCV binding).
+RUN printf '{"extends": "./tsconfig.json", "include": ["gen", "services"]}' > tsconfig.image.json \
+ && npx tsc -p tsconfig.image.json
+
+# The runtime's node_modules: the build's without its dev dependencies, and with local packages
+# (faiss-node is file:scripts/faiss/faiss-node, a symlink out of node_modules) copied in.
+FROM build AS production-modules
+RUN npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules -maxdepth 2 -type l | while read -r link; do \
+      target=$(readlink -f "$link"); \
+      case $target in /src/node_modules/*) ;; *) rm "$link" && cp -a "$target" "$link" ;; esac; \
+    done
+
+# The agent is its own package (agent/package.json), built against Debian's OpenCV (~5 minutes).
+FROM build AS agent-build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopencv-dev \
+ && rm -rf /var/lib/apt/lists/*
 ENV OPENCV4NODEJS_DISABLE_AUTOBUILD=1
-RUN cd agent \
- && if [ -f package-lock.json ]; then npm ci --omit=dev --no-audit --no-fund; else npm install --omit=dev --no-audit --no-fund; fi
+RUN cd agent && npm ci --omit=dev --no-audit --no-fund
+RUN printf '{"extends": "./tsconfig.json", "include": ["agent"]}' > tsconfig.agent.json \
+ && npx tsc -p tsconfig.agent.json
 
 # Shared by both runtimes: a non-root user and the writable places a read-only root needs.
 FROM ${NODE_IMAGE} AS base
@@ -51,7 +67,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas0-pthread libgomp1 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build --chown=root:root /src/package.json /src/package-lock.json ./
-COPY --from=build --chown=root:root /src/node_modules ./node_modules
+COPY --from=production-modules --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 USER 10001:10001
 # gRPC, /metrics + probes, the Connect gateway.
@@ -67,9 +83,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 libopencv-objdetect406 libopencv-dnn406 \
  && rm -rf /var/lib/apt/lists/*
 # The agent's code is compiled with the rest (dist/agent); its own dependencies sit beside it.
-COPY --from=build --chown=root:root /src/node_modules ./node_modules
-COPY --from=build --chown=root:root /src/dist ./dist
-COPY --from=build --chown=root:root /src/agent/node_modules ./dist/agent/node_modules
+COPY --from=build --chown=root:root /src/package.json ./
+COPY --from=production-modules --chown=root:root /src/node_modules ./node_modules
+COPY --from=agent-build --chown=root:root /src/dist ./dist
+COPY --from=agent-build --chown=root:root /src/agent/node_modules ./dist/agent/node_modules
 USER 10001:10001
 EXPOSE 9465
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \

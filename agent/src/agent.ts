@@ -10,7 +10,9 @@ import { AgentMetrics } from "./health/metrics.js";
 import { openSource, type FrameSource } from "./capture/sources.js";
 import { createDetector } from "./pipeline/detector.js";
 import { FramePipeline, type Emitted } from "./pipeline/pipeline.js";
-import { DeviceTokens } from "./transport/device-token.js";
+import { DeviceTokenError, DeviceTokens } from "./transport/device-token.js";
+import { GatewayTokenIssuer } from "./transport/gateway-token-issuer.js";
+import { IdentityTokenIssuer } from "./transport/identity-token-issuer.js";
 import { FrameMessages } from "./transport/frame-messages.js";
 import { GrpcLink } from "./transport/grpc-link.js";
 import { NatsLink } from "./transport/nats-link.js";
@@ -64,8 +66,13 @@ export class Agent {
     const metrics = new AgentMetrics(config.device.id);
     const spool = await Spool.open(config.spool.dir, config.spool.maxBytes);
     const detector = await createDetector(config.detector.backend, config.detector.modelsDir, config.detector.threads);
-    const tokens = new DeviceTokens(config.device.id, config.device.secret, config.device.identityAddress, config.transport.publishTimeoutMs);
-    const organizationId = await organizationOf(config, tokens, logger);
+    const { tokens: from } = config.device;
+    const issuer = from.via === "gateway" ? new GatewayTokenIssuer(from.url, config.transport.publishTimeoutMs) : new IdentityTokenIssuer(from.address, config.transport.publishTimeoutMs);
+    const tokens = new DeviceTokens(config.device.id, config.device.secret, issuer);
+    const organizationId = await organizationOf(config, tokens, logger).catch((err: unknown) => {
+      tokens.close();
+      throw err;
+    });
     const source = await openSource(config);
     const { kind, natsUrl, visionAddress, namespace, publishTimeoutMs: timeoutMs } = config.transport;
     const link = kind === "grpc"
@@ -100,7 +107,7 @@ export class Agent {
       },
     });
     const metricsPort = await admin.listen(config.health.host, config.health.metricsPort);
-    logger.info({ source: source.description, detector: detector.backend, transport: kind, metricsPort, spooled: spool.size, organizationId }, "agent started");
+    logger.info({ source: source.description, detector: detector.backend, transport: kind, tokens: issuer.description, metricsPort, spooled: spool.size, organizationId }, "agent started");
     const agent = new Agent(config, metrics, admin, metricsPort, spool, outbox, link, tokens, source, pipeline, logger);
     started = agent;
     if (link instanceof NatsLink) {
@@ -184,7 +191,10 @@ export class Agent {
   }
 }
 
-/** From the flag, else remembered beside the spool, else from identity (retrying until it answers). */
+/**
+ * From the flag, else remembered beside the spool, else with the first device token (retrying
+ * while the issuer is away; a refusal that retrying cannot heal, such as a wrong secret, ends the start).
+ */
 async function organizationOf(config: AgentConfig, tokens: DeviceTokens, logger: Logger): Promise<string> {
   const file = path.join(config.spool.dir, ORGANIZATION_FILE);
   const remembered = await readFile(file, "utf8").then((s) => s.trim(), () => undefined);
@@ -193,7 +203,8 @@ async function organizationOf(config: AgentConfig, tokens: DeviceTokens, logger:
     try {
       organizationId = (await tokens.get()).organizationId;
     } catch (err) {
-      if (attempt === 0) logger.warn({ err: (err as Error).message }, "identity does not answer yet; the organisation is needed before capture starts (or pass --organization)");
+      if (err instanceof DeviceTokenError && err.permanent) throw err;
+      if (attempt === 0) logger.warn({ err: (err as Error).message }, "no device token yet; the organisation is needed before capture starts (or pass --organization)");
       await new Promise((resolve) => setTimeout(resolve, config.transport.retryMs));
     }
   }

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { ConfigError } from "../../services/runtime/config.js";
 import { loadAgentConfig, OPTIONS, type AgentConfig, type OptionName, type RawOptions } from "./config.js";
+import { DeviceTokenError } from "./transport/device-token.js";
 
 /**
  * `rollcall agent`: the edge camera agent as a commander command (the CLI mounts it; agent/bin
@@ -12,7 +13,8 @@ export function agentCommand(name = "agent"): Command {
       "Edge camera agent: reads a camera, stream, video file or image directory through OpenCV, skips still frames, " +
         "detects faces (YuNet), tracks them and sends the best few crops of each person to vision with the device's token, " +
         "over NATS JetStream (--transport nats, with heartbeats) or vision's gRPC StreamFrames (--transport grpc --vision-addr " +
-        "host:port, no heartbeats); spools to disk while offline. Serves /metrics, /healthz, /readyz; SIGTERM stops cleanly.",
+        "host:port, no heartbeats); spools to disk while offline. The device token comes from the public gateway (--gateway-url, " +
+        "in a cluster) or from identity's gRPC address (--identity, development). Serves /metrics, /healthz, /readyz; SIGTERM stops cleanly.",
     )
     .showHelpAfterError("(rollcall agent --help lists every option)");
   const attributes = new Map<string, OptionName>();
@@ -44,7 +46,15 @@ export function agentCommand(name = "agent"): Command {
 async function runAgent(config: AgentConfig): Promise<void> {
   // Imported here so `--help` and config errors need neither OpenCV nor the models.
   const { Agent } = await import("./agent.js");
-  const agent = await Agent.start(config);
+  let agent: Awaited<ReturnType<typeof Agent.start>>;
+  try {
+    agent = await Agent.start(config);
+  } catch (err) {
+    if (!(err instanceof DeviceTokenError)) throw err;
+    process.stderr.write(`rollcall agent: cannot start: ${err.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) return;

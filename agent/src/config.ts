@@ -5,6 +5,7 @@ import { ConfigError } from "../../services/runtime/config.js";
 export type SourceKind = "file" | "dir" | "url" | "camera";
 export type DetectorBackend = "dnn" | "onnxruntime";
 export type TransportKind = "nats" | "grpc";
+export type TokenSource = { via: "gateway"; url: string } | { via: "identity"; address: string };
 
 /** Everything the agent runs with, validated once at start (flags win over environment). */
 export interface AgentConfig {
@@ -21,7 +22,8 @@ export interface AgentConfig {
   detector: { backend: DetectorBackend; modelsDir: string; minScore: number; threads: number };
   tracker: { minIou: number; maxMissedFrames: number; maxIdleMs: number; minHits: number };
   crops: { perTrack: number; resendAfterMs: number; minImprovement: number; margin: number; maxSide: number; jpegQuality: number; fullFrames: boolean };
-  device: { id: string; secret: string; identityAddress: string; organizationId?: string };
+  /** Device tokens come from the public gateway (in a cluster) or straight from identity (development). */
+  device: { id: string; secret: string; tokens: TokenSource; organizationId?: string };
   /** nats: publish to FRAMES; grpc: VisionService.StreamFrames to visionAddress (set exactly then). */
   transport: { kind: TransportKind; natsUrl: string; visionAddress?: string; namespace: string; publishTimeoutMs: number; memoryQueue: number; retryMs: number };
   spool: { dir: string; maxBytes: number };
@@ -66,7 +68,8 @@ export const OPTIONS = {
   fullFrames: { flag: "--full-frames <bool>", env: "ROLLCALL_AGENT_FULL_FRAMES", description: "diagnosis: send whole frames (vision detects again) instead of crops", default: "false" },
   deviceId: { flag: "--device-id <uuid>", env: "ROLLCALL_DEVICE_ID", description: "this camera's device id (identity RegisterDevice)" },
   deviceSecret: { flag: "--device-secret <secret>", env: "ROLLCALL_DEVICE_SECRET", description: "the device secret (prefer the environment variable: flags show in ps)" },
-  identity: { flag: "--identity <host:port>", env: "ROLLCALL_IDENTITY_ADDR", description: "identity's gRPC address, for device tokens", default: "127.0.0.1:50051" },
+  gatewayUrl: { flag: "--gateway-url <url>", env: "ROLLCALL_AGENT_GATEWAY_URL", description: "the Rollcall gateway's base URL (http:// or https://, e.g. https://rollcall.example.com or http://gateway.rollcall.svc:8080): device tokens are exchanged there (DeviceService/IssueDeviceToken over Connect). The way in a cluster, where identity accepts mesh callers only; a private CA: NODE_EXTRA_CA_CERTS=<ca.crt>. Set, it wins over --identity" },
+  identity: { flag: "--identity <host:port>", env: "ROLLCALL_IDENTITY_ADDR", description: "identity's gRPC address (plaintext), for device tokens when --gateway-url is unset: development and the all-in-one mesh", default: "127.0.0.1:50051" },
   organization: { flag: "--organization <uuid>", env: "ROLLCALL_ORGANIZATION_ID", description: "the device's organisation; optional (identity names it with the token), needed only to spool before identity was ever reached" },
   transport: { flag: "--transport <kind>", env: "ROLLCALL_AGENT_TRANSPORT", description: "how crops reach vision: nats (publish to the FRAMES stream on --nats; vision consumes it) or grpc (VisionService.StreamFrames to --vision-addr, each frame answered by vision; needs no NATS, so it also works with the all-in-one mesh's in-process bus). Heartbeats go over NATS only: with grpc none are sent", default: "nats" },
   nats: { flag: "--nats <url>", env: "NATS_URL", description: "NATS with JetStream that vision consumes frames from (--transport nats)", default: "nats://127.0.0.1:4222" },
@@ -142,8 +145,7 @@ export function loadAgentConfig(flags: RawOptions, env: Record<string, string | 
   if (visionAddress && !HOST_PORT.test(visionAddress)) problems.push(`${label("visionAddr")}=${JSON.stringify(visionAddress)} must be host:port`);
   const namespace = raw("namespace") ?? "";
   if (!/^[A-Za-z0-9_-]+$/.test(namespace)) problems.push(`${label("namespace")}=${JSON.stringify(namespace)} must be letters, digits, "-" or "_"`);
-  const identityAddress = raw("identity") ?? "";
-  if (!HOST_PORT.test(identityAddress)) problems.push(`${label("identity")}=${JSON.stringify(identityAddress)} must be host:port`);
+  const tokens = tokenSource(raw("gatewayUrl"), raw("identity") ?? "", problems, label);
   const deviceSecret = required("deviceSecret");
   if (deviceSecret.length > 256) problems.push(`${label("deviceSecret")} must be at most 256 characters`);
 
@@ -184,7 +186,7 @@ export function loadAgentConfig(flags: RawOptions, env: Record<string, string | 
     device: {
       id: uuid("deviceId", required("deviceId")) ?? "",
       secret: deviceSecret,
-      identityAddress,
+      tokens,
       organizationId: uuid("organization", raw("organization")),
     },
     transport: {
@@ -203,6 +205,25 @@ export function loadAgentConfig(flags: RawOptions, env: Record<string, string | 
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The gateway when its URL is given (identity's address is then unused), else identity. */
+function tokenSource(gatewayUrl: string | undefined, identity: string, problems: string[], label: (name: OptionName) => string): TokenSource {
+  if (gatewayUrl === undefined) {
+    if (!HOST_PORT.test(identity)) problems.push(`${label("identity")}=${JSON.stringify(identity)} must be host:port`);
+    return { via: "identity", address: identity };
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(gatewayUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !["http:", "https:"].includes(url.protocol) || url.search || url.hash || url.username || url.password) {
+    problems.push(`${label("gatewayUrl")}=${JSON.stringify(gatewayUrl)} must be an http:// or https:// base URL without query, fragment or credentials`);
+    return { via: "gateway", url: gatewayUrl };
+  }
+  return { via: "gateway", url: url.href.replace(/\/+$/, "") };
 }
 
 function parseSource(value: string): { kind: SourceKind; location: string; cameraIndex?: number; problem?: string } {

@@ -6,6 +6,7 @@ import { createDetector } from "../../agent/src/pipeline/detector.js";
 import { FramePipeline } from "../../agent/src/pipeline/pipeline.js";
 import { AgentMetrics } from "../../agent/src/health/metrics.js";
 import { DeviceTokens } from "../../agent/src/transport/device-token.js";
+import { IdentityTokenIssuer } from "../../agent/src/transport/identity-token-issuer.js";
 import { FrameMessages } from "../../agent/src/transport/frame-messages.js";
 import { NatsLink } from "../../agent/src/transport/nats-link.js";
 import { Outbox } from "../../agent/src/transport/outbox.js";
@@ -37,7 +38,7 @@ export async function measureLatency(trials: number): Promise<Latency> {
   try {
     const tenant = await createTenant(mesh, { alice: ["img1.jpg", "img4.jpg"] }, { "attendance.debounce_seconds": 0, "attendance.min_confidence": 0 });
     const camera = tenant.cameras.in;
-    const tokens = new DeviceTokens(camera.id, camera.secret, mesh.core.target, 3_000);
+    const tokens = new DeviceTokens(camera.id, camera.secret, new IdentityTokenIssuer(mesh.core.target, 3_000));
     const link = new NatsLink(tokens, { url: mesh.nats.url, namespace: mesh.namespace, timeoutMs: 3_000, logger });
     const outbox = new Outbox(await Spool.open(path.join(dir, "spool"), 64 * 1024 * 1024), link, { memoryQueue: 64, retryMs: 200, logger });
     const messages = new FrameMessages(tenant.id, camera.id);

@@ -36,12 +36,23 @@ describe("Dockerfile", () => {
   const base = args.find((a) => a.args.startsWith("NODE_IMAGE="))?.args.split("=")[1] ?? "";
 
   it("builds once and ships two runtime targets: mesh and agent", () => {
-    assert.deepEqual(stages.map((s) => s.name), ["build", "base", "mesh", "agent"]);
+    assert.deepEqual(stages.map((s) => s.name), ["build", "production-modules", "agent-build", "base", "mesh", "agent"]);
     assert.equal(stage("mesh").from, "base");
     assert.equal(stage("agent").from, "base");
-    for (const target of ["mesh", "agent"]) {
-      assert.ok(stage(target).steps.some((s) => s.op === "COPY" && s.args.includes("--from=build")), `${target} copies the build`);
-    }
+    assert.equal(stage("production-modules").from, "build");
+    assert.equal(stage("agent-build").from, "build");
+    const copies = (target: string) => stage(target).steps.filter((s) => s.op === "COPY").map((s) => /--from=(\S+)/.exec(s.args)?.[1]);
+    // The mesh image needs neither the agent's OpenCV build nor the dev dependencies.
+    assert.deepEqual([...new Set(copies("mesh"))].sort(), ["build", "production-modules"]);
+    assert.deepEqual([...new Set(copies("agent"))].sort(), ["agent-build", "build", "production-modules"]);
+  });
+
+  it("compiles only what each image runs: tests and benches are not in the build context", () => {
+    const build = stage("build").steps.map((s) => s.args).join("\n");
+    assert.match(build, /"include": \["gen", "services"\]/);
+    assert.match(stage("agent-build").steps.map((s) => s.args).join("\n"), /"include": \["agent"\]/);
+    const ignore = readFileSync(`${ROOT}.dockerignore`, "utf8").split("\n");
+    for (const entry of ["test", "bench"]) assert.ok(ignore.includes(entry), `.dockerignore: ${entry}`);
   });
 
   it("pins a maintained Node LTS on Debian slim (never latest)", () => {

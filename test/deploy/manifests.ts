@@ -25,7 +25,12 @@ export function hasKubectl(): boolean {
 
 /** `kubectl kustomize k8s/overlays/<env>`, parsed. */
 export function render(overlay: string): K8sObject[] {
-  const text = execFileSync("kubectl", ["kustomize", `${ROOT}k8s/overlays/${overlay}`], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return renderDir(`k8s/overlays/${overlay}`);
+}
+
+/** `kubectl kustomize <dir>` (relative to the repository), parsed. */
+export function renderDir(dir: string): K8sObject[] {
+  const text = execFileSync("kubectl", ["kustomize", `${ROOT}${dir}`], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   return parseYaml(text);
 }
 
