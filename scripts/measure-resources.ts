@@ -29,6 +29,7 @@ import { DeviceDirection, DeviceService } from "../gen/rollcall/identity/v1/devi
 import { AuthService } from "../gen/rollcall/identity/v1/auth_pb.js";
 import { RecognitionEventSchema } from "../gen/rollcall/vision/v1/bus_pb.js";
 import { publishAuditEvents } from "../bench/audit/publish.js";
+import { processCpuMicros } from "../bench/lib/process-cpu.js";
 import { createBus, subjects } from "../services/runtime/bus/bus.js";
 import { STREAMS } from "../services/runtime/bus/streams.js";
 import { Sql } from "../services/runtime/db/index.js";
@@ -45,7 +46,6 @@ const EVENTS = flag("--events", 20_000);
 const AUDIT_EVENTS = flag("--audit-events", 50_000);
 const SECONDS = flag("--seconds", 20);
 const AGENT_SECONDS = existsSync(path.join(ROOT, "agent", "node_modules", "@u4", "opencv4nodejs")) ? flag("--agent-seconds", 120) : 0;
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 const ADMIN_PASSWORD = "measure-Bootstrap-passw0rd!";
 
 for (const name of ["DATABASE_URL", "REDIS_URL", "NATS_URL"]) {
@@ -99,9 +99,9 @@ class Measured {
 
   /** CPU seconds so far (user + system) and RSS in MiB. */
   sample(): { cpu: number; rss: number } {
-    const stat = readFileSync(`/proc/${this.child!.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const cpu = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const cpuMicros = processCpuMicros(this.child!.pid!);
+    if (cpuMicros === undefined) throw new Error(`${this.name} has exited`);
+    const cpu = cpuMicros / 1e6;
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.child!.pid}/status`, "utf8"))![1]) / 1024;
     this.peakRss = Math.max(this.peakRss, rss);
     return { cpu, rss };

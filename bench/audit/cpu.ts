@@ -1,20 +1,11 @@
-import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import type pg from "pg";
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
-const TICKS_PER_SECOND = 100;
+import { processCpuMicros } from "../lib/process-cpu.js";
 
 /** CPU seconds (user + system) a process has used so far, or undefined once it is gone. */
 export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
+  const micros = processCpuMicros(pid);
+  return micros === undefined ? undefined : micros / 1e6;
 }
 
 /** The pid of the local nats-server, when one runs on this machine. */

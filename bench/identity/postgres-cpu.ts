@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { cpuMicrosBetween, cpuMicrosOf } from "./process-cpu.js";
+import { cpuMicrosBetween, cpuMicrosOf } from "../lib/process-cpu.js";
 
 /** Pids of this machine's Postgres backends serving `database` (their process title names it). */
 function backendsOf(database: string): number[] {

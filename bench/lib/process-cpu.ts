@@ -11,16 +11,22 @@ const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding:
 export function cpuMicrosOf(pids: number[]): Map<number, number> {
   const used = new Map<number, number>();
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // Fields after the command name, which is in parentheses and may contain spaces.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      used.set(pid, ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1e6);
-    } catch {
-      // exited
-    }
+    const micros = processCpuMicros(pid);
+    if (micros !== undefined) used.set(pid, micros);
   }
   return used;
+}
+
+/** CPU time (µs, user + system) one process has used so far, or undefined once it is gone. */
+export function processCpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU used between two samples; a process that appeared in between counts from zero. */
