@@ -48,7 +48,9 @@ export function reportError(err: unknown, out: Output, addr: string): number {
   }
   const exitCode = exitCodeOf(err.code);
   const hint = hintFor(err.code, addr);
-  const message = err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED ? `cannot reach the mesh at ${addr}: ${err.message}` : err.message;
+  // The transport's own words (an address, a TLS failure) help whoever runs the mesh.
+  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : "";
+  const message = err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED ? `cannot reach the mesh at ${addr}: ${err.message}${cause}` : err.message;
   if (out.json) {
     out.errors.write(JSON.stringify({ error: { code: status[err.code], message, hint, details: err.details, exitCode } }) + "\n");
   } else {

@@ -19,7 +19,6 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -36,6 +35,7 @@ import { Sql } from "../services/runtime/db/index.js";
 import { createClient } from "../services/runtime/grpc/client.js";
 import { createLogger } from "../services/runtime/logger.js";
 import { openTestDatabase } from "../test/support/database.js";
+import { freePorts } from "../test/support/ports.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const flag = (name: string, fallback: number) => {
@@ -137,16 +137,6 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 /** `concurrency` loops calling `call` until `seconds` pass; the number of calls made. */

@@ -8,6 +8,7 @@ import { Gateway } from "../services/gateway/gateway.js";
 import { createLogger } from "../services/runtime/logger.js";
 import { ORG, startServer } from "./support/rpc-fixture.js";
 import { newSigner, serveJwks, signToken } from "./support/tokens.js";
+import { closedPort } from "./support/ports.js";
 
 describe("gateway: Connect and gRPC-Web in front of the gRPC services", function () {
   this.timeout(30_000);
@@ -82,6 +83,29 @@ describe("gateway: Connect and gRPC-Web in front of the gRPC services", function
       if (cursors.length === 3) break;
     }
     assert.deepEqual(cursors, ["0", "1", "2"]);
+  });
+
+  it("tells a public client which service is down, never its internal address", async () => {
+    const closed = await closedPort();
+    const down = new Gateway({
+      routes: [{ service: AuthzService, target: `127.0.0.1:${closed}` }],
+      maxMessageBytes: 1024 * 1024,
+      logger: createLogger("silent"),
+    });
+    const url = `http://127.0.0.1:${await down.listen("127.0.0.1", 0)}`;
+    try {
+      const res = await fetch(`${url}/rollcall.authz.v1.AuthzService/Check`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ resource: "users", action: "read" }),
+      });
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { code: string; message: string };
+      assert.deepEqual(body, { code: "unavailable", message: "the authz service is unavailable; retry shortly" });
+      assert.doesNotMatch(JSON.stringify(body), new RegExp(`127\\.0\\.0\\.1|${closed}`));
+    } finally {
+      await down.close(500);
+    }
   });
 
   it("answers 404 with a hint for an unknown path", async () => {

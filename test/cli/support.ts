@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+export { closedPort } from "../support/ports.js";
 
 export const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const ROLLCALL_BIN = path.join(REPO, "cli", "bin", "rollcall.mjs");
@@ -78,14 +79,4 @@ export function runProcess(command: string, args: string[], options: { env: Reco
     });
     child.stdin.end(options.input ?? "");
   });
-}
-
-/** A port nothing listens on (bound then released). */
-export async function closedPort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

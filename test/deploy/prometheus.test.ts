@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthService } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.js";
 import { ROOT } from "./manifests.js";
+import { freePort } from "../support/ports.js";
 
 const has = (bin: string) => {
   try {
@@ -17,14 +17,6 @@ const has = (bin: string) => {
     return false;
   }
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair } from "jose";
 import Provider, { type Configuration } from "oidc-provider";
+export { freePort } from "../support/ports.js";
 
 export const CLIENT_ID = "rollcall-test";
 export const CLIENT_SECRET = `s3cret-${randomBytes(12).toString("hex")}`;
@@ -160,12 +161,4 @@ function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await closeServer(server);
-  return port;
 }

@@ -11,6 +11,7 @@ import { ORG, startServer } from "../support/rpc-fixture.js";
 import { newSigner, serveJwks, signToken, type TestSigner } from "../support/tokens.js";
 import { bufCurl } from "../support/buf.js";
 import { parseExposition } from "../support/metrics-text.js";
+import { closedPort } from "../support/ports.js";
 
 describe("gRPC runtime: server, client, auth, errors, metrics", function () {
   this.timeout(30_000);
@@ -108,6 +109,27 @@ describe("gRPC runtime: server, client, auth, errors, metrics", function () {
       await expectStatus(authz().check({ resource: "wait-for-abort" }, { timeoutMs: 150 }), status.DEADLINE_EXCEEDED);
       await sleep(50);
       assert.equal(fixture.seen.signalAborted, true);
+    });
+
+    it("names the service, never its address, when a call gets no answer (the address stays in the cause)", async () => {
+      await assert.rejects(authz().check({ resource: "wait-for-abort" }, { timeoutMs: 150 }), (err: AppError) => {
+        assert.equal(err.code, status.DEADLINE_EXCEEDED);
+        assert.equal(err.message, "the authz service did not answer before the deadline; retry, or allow more time");
+        return true;
+      });
+      const closed = await closedPort();
+      const unreachable = createClient(AuthzService, `127.0.0.1:${closed}`, { bearer: () => token });
+      try {
+        await assert.rejects(unreachable.check({ resource: "x" }, { timeoutMs: 5_000 }), (err: AppError) => {
+          assert.equal(err.code, status.UNAVAILABLE);
+          assert.equal(err.message, "the authz service is unavailable; retry shortly");
+          assert.ok(err.cause instanceof Error);
+          assert.match(err.cause.message, new RegExp(`127\\.0\\.0\\.1:${closed}`));
+          return true;
+        });
+      } finally {
+        unreachable.close();
+      }
     });
 
     it("treats a deadline weeks away as a deadline, not as already passed (timers stop at 24.8 days)", async () => {

@@ -16,6 +16,7 @@ import { SERVICE_MODULES } from "../../services/modules.js";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { newSigner, signToken } from "../support/tokens.js";
 import { MODELS_DIR } from "./support.js";
+import { freePort } from "../support/ports.js";
 
 export interface TestMesh {
   host: RunningHost;
@@ -81,14 +82,6 @@ export async function startTestMesh(): Promise<TestMesh> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function identityKeys(adminPort: number): Promise<JWK[]> {

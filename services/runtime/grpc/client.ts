@@ -60,7 +60,7 @@ function clientMethod(client: Client, method: DescMethod, options: ClientOptions
         const { metadata, grpcOptions, signal } = await prepare(call, options);
         return new Promise((resolve, reject) => {
           const pending = client.makeUnaryRequest(path, serialize, deserialize, request, metadata, grpcOptions, (err, value) =>
-            err ? reject(fromServiceError(err)) : resolve(value));
+            err ? reject(fromServiceError(err, path)) : resolve(value));
           cancelOnAbort(signal, pending);
         });
       };
@@ -69,14 +69,14 @@ function clientMethod(client: Client, method: DescMethod, options: ClientOptions
         const { metadata, grpcOptions, signal } = await prepare(call, options);
         return new Promise((resolve, reject) => {
           const stream = client.makeClientStreamRequest(path, serialize, deserialize, metadata, grpcOptions, (err, value) =>
-            err ? reject(fromServiceError(err)) : resolve(value));
+            err ? reject(fromServiceError(err, path)) : resolve(value));
           cancelOnAbort(signal, stream);
           pump(requests, stream).catch(() => stream.cancel());
         });
       };
     case "server_streaming":
       return (request: object, call: CallOptions = {}) =>
-        readStream(async () => {
+        readStream(path, async () => {
           const { metadata, grpcOptions, signal } = await prepare(call, options);
           const stream = client.makeServerStreamRequest(path, serialize, deserialize, request, metadata, grpcOptions);
           cancelOnAbort(signal, stream);
@@ -84,7 +84,7 @@ function clientMethod(client: Client, method: DescMethod, options: ClientOptions
         });
     case "bidi_streaming":
       return (requests: AsyncIterable<object>, call: CallOptions = {}) =>
-        readStream(async () => {
+        readStream(path, async () => {
           const { metadata, grpcOptions, signal } = await prepare(call, options);
           const stream = client.makeBidiStreamRequest(path, serialize, deserialize, metadata, grpcOptions);
           cancelOnAbort(signal, stream);
@@ -126,12 +126,12 @@ async function pump(requests: AsyncIterable<object>, stream: { write(m: object):
   stream.end();
 }
 
-async function* readStream(open: () => Promise<AsyncIterable<unknown> & { cancel(): void }>): AsyncIterable<unknown> {
+async function* readStream(path: string, open: () => Promise<AsyncIterable<unknown> & { cancel(): void }>): AsyncIterable<unknown> {
   const stream = await open();
   try {
     for await (const message of stream) yield message;
   } catch (err) {
-    throw isServiceError(err) ? fromServiceError(err) : err;
+    throw isServiceError(err) ? fromServiceError(err, path) : err;
   } finally {
     // Harmless once the stream has ended; stops it when the consumer broke out early.
     stream.cancel();

@@ -20,6 +20,7 @@ export function toStatus(err: unknown, requestId: string, logger: Logger): Statu
   const metadata = new Metadata();
   metadata.set("x-request-id", requestId);
   if (err instanceof AppError) {
+    if (err.cause instanceof Error) logger.warn({ requestId, code: status[err.code], cause: err.cause.message }, err.message);
     for (const [key, value] of Object.entries(err.details)) metadata.set(DETAIL_PREFIX + kebab(key), value);
     return { code: err.code, details: err.message, metadata };
   }
@@ -37,13 +38,44 @@ export function toStatus(err: unknown, requestId: string, logger: Logger): Statu
   return { code: status.INTERNAL, details: `internal error (request id ${requestId})`, metadata };
 }
 
-/** Turns a status received from another service into an AppError, so it propagates unchanged. */
-export function fromServiceError(err: ServiceError): AppError {
+/**
+ * Turns a status received from another service into an AppError, so it propagates unchanged.
+ * A status the local gRPC library made up because the peer never answered (no connection, a
+ * deadline, a broken stream) carries no request id, and its text names internal addresses:
+ * it becomes a message naming the service instead, with the library's text kept as the cause
+ * for logs and operators' tools.
+ */
+export function fromServiceError(err: ServiceError, path = ""): AppError {
   const details: Record<string, string> = {};
   for (const [key, value] of Object.entries(err.metadata?.getMap() ?? {})) {
     if (key.startsWith(DETAIL_PREFIX)) details[camel(key.slice(DETAIL_PREFIX.length))] = String(value);
   }
-  return new AppError(err.code, err.details || err.message, details);
+  const text = err.details || err.message;
+  const answered = (err.metadata?.get("x-request-id").length ?? 0) > 0;
+  const transportMessage = answered ? undefined : TRANSPORT_FAILURES[err.code];
+  if (transportMessage) {
+    const error = new AppError(err.code, transportMessage(serviceNameOf(path)), details);
+    error.cause = new Error(text);
+    return error;
+  }
+  return new AppError(err.code, text, details);
+}
+
+/** What a caller may be told when the call never got an answer from the service. */
+const TRANSPORT_FAILURES: Partial<Record<status, (service: string) => string>> = {
+  [status.UNAVAILABLE]: (service) => `the ${service} service is unavailable; retry shortly`,
+  [status.DEADLINE_EXCEEDED]: (service) => `the ${service} service did not answer before the deadline; retry, or allow more time`,
+  [status.CANCELLED]: (service) => `the call to the ${service} service was cancelled`,
+  [status.INTERNAL]: (service) => `the connection to the ${service} service failed mid-call; retry`,
+  [status.UNKNOWN]: (service) => `the connection to the ${service} service failed mid-call; retry`,
+};
+
+/** "/rollcall.authz.v1.AuthzService/Check" → "authz"; other services by their full name. */
+function serviceNameOf(path: string): string {
+  const service = path.split("/")[1] ?? "";
+  const parts = service.split(".");
+  if (parts[0] === "rollcall" && parts.length >= 3) return parts[1]!;
+  return service || "remote";
 }
 
 export function readErrorDetails(metadata: Metadata): Record<string, string> {

@@ -8,7 +8,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { AuthService } from "../../../gen/rollcall/identity/v1/auth_pb.js";
 import { createClient, type RpcClient } from "../../../services/runtime/grpc/client.js";
 import { openTestDatabase, type TestDatabase } from "../../support/database.js";
-import { freePorts, OwnNatsServer, waitFor } from "../../agent/support/nats-server.js";
+import { OwnNatsServer, waitFor } from "../../agent/support/nats-server.js";
+import { freePorts } from "../../support/ports.js";
 import { MODELS_DIR } from "../../agent/support/frames.js";
 
 const REPO = path.resolve(fileURLToPath(new URL("../../..", import.meta.url)));
