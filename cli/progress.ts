@@ -31,7 +31,8 @@ export class Progress {
   private draw(): void {
     if (!this.tty || this.total === 0) return;
     const filled = Math.round((this.done / this.total) * this.width);
-    const columns = this.tty.columns ?? 80;
+    // A terminal that reports no size (0 columns, e.g. a pty nobody sized) is treated as 80 wide.
+    const columns = this.tty.columns || 80;
     const line = `[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${this.done}/${this.total} ${this.label}`;
     this.tty.write(`\r\x1b[2K${line.slice(0, columns - 1)}`);
   }

@@ -60,8 +60,8 @@ export function auditCommand(): Command {
     .action(withMesh<{ from?: string; to?: string }>(async ({ conn, out }, opts) => {
       const answer = await conn.client(AuditService).verifyChain({ timeRange: { startTime: dateOf("--from", opts.from), endTime: dateOf("--to", opts.to) } });
       out.result({ ok: answer.ok, rowsChecked: String(answer.rowsChecked), firstBrokenId: String(answer.firstBrokenId), reason: answer.reason }, () =>
-        out.line(answer.ok ? `audit chain intact: ${answer.rowsChecked} rows checked`
-          : `audit chain BROKEN at row #${answer.firstBrokenId}: ${answer.reason} (${answer.rowsChecked} rows checked)`));
+        out.line(answer.ok ? `audit chain intact: ${rowsChecked(answer.rowsChecked)}`
+          : `audit chain BROKEN at row #${answer.firstBrokenId}: ${answer.reason} (${rowsChecked(answer.rowsChecked)})`));
       if (!answer.ok) out.errors.write(out.json ? "" : "rollcall: the audit chain does not verify; rows were altered or removed\n");
       return answer.ok ? EXIT.OK : EXIT.PARTIAL;
     }));
@@ -69,3 +69,6 @@ export function auditCommand(): Command {
   return audit;
 }
 
+function rowsChecked(count: number | bigint): string {
+  return `${count} ${Number(count) === 1 ? "row" : "rows"} checked`;
+}

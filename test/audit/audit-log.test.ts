@@ -157,7 +157,7 @@ describe("audit: hash-chained audit log", function () {
   });
 
   it("VerifyChain finds a row changed, removed, or cut from the end directly in Postgres", async () => {
-    const rows = await mesh.superSql<{ id: string }>(`SELECT id::text FROM audit.audit_logs WHERE organization_id = $1 ORDER BY id`, [a.id]);
+    const rows = await mesh.superSql<{ id: string }>(`SELECT id::text FROM audit.audit_logs WHERE organization_id = $1 ORDER BY audit_logs.id`, [a.id]);
     await mesh.superSql(`UPDATE audit.audit_logs SET detail = '{"field":"password"}' WHERE id = $1`, [rows[2]!.id]);
     let result = await verify(a.admin.token);
     assert.equal(result.ok, false);

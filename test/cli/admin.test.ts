@@ -56,6 +56,29 @@ describe("rollcall CLI: login, org, user", function () {
       assert.ok(Date.parse(after.accessExpiresAt) > Date.now());
     });
 
+    it("authenticates with --token or ROLLCALL_TOKEN without a saved session (the flag wins)", async () => {
+      const fresh = await cli.other();
+      try {
+        const token = await mesh.adminToken();
+        const byFlag = await fresh.json<JsonUser>(["--token", token, "whoami"]);
+        assert.equal(byFlag.email, ADMIN_EMAIL);
+        const byEnv = await fresh.json<JsonUser>(["whoami"], { env: { ROLLCALL_TOKEN: token } });
+        assert.equal(byEnv.email, ADMIN_EMAIL);
+        const orgs = await fresh.json<{ organizations: JsonOrg[] }>(["org", "list"], { env: { ROLLCALL_TOKEN: token } });
+        assert.ok(orgs.organizations.some((o) => o.code === "default"), JSON.stringify(orgs));
+        const flagOverEnv = await fresh.json<JsonUser>(["--token", token, "whoami"], { env: { ROLLCALL_TOKEN: "not-a-token" } });
+        assert.equal(flagOverEnv.email, ADMIN_EMAIL);
+        await assert.rejects(stat(fresh.configFile), { code: "ENOENT" }, "a token must not write a session file");
+
+        const bad = await fresh.run(["whoami"], { env: { ROLLCALL_TOKEN: "not-a-token" } });
+        assert.equal(bad.code, 5, bad.stderr);
+        assert.match(bad.stderr, /--token \/ ROLLCALL_TOKEN/);
+        assert.equal(bad.stdout, "");
+      } finally {
+        await fresh.dispose();
+      }
+    });
+
     it("reports a mesh that is down with exit 4 and what to do", async () => {
       const result = await cli.run(["--addr", `127.0.0.1:${await closedPort()}`, "org", "list"]);
       assert.equal(result.code, 4, result.stderr);

@@ -7,7 +7,7 @@ import { AttendanceService, EventType } from "../../gen/rollcall/attendance/v1/a
 import { SERVICE_MODULES } from "../../services/modules.js";
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.js";
 import { FACES_DIR, MODELS_DIR } from "../vision/support.js";
-import { CliRunner, REPO, ROLLCALL_BIN } from "./support.js";
+import { CliRunner, REPO, ROLLCALL_BIN, runProcess } from "./support.js";
 
 interface Verdict { user: string; file: string; verdict: string; reason?: string }
 
@@ -68,6 +68,28 @@ describe("rollcall CLI: enrol, attendance, events, audit (whole mesh)", function
       assert.deepEqual(report.summary, { people: 1, photos: 2, accepted: 0, rejected: 0, skipped: 2, failed: 0 });
     });
 
+    it("draws a progress bar on a terminal (under a pseudo-terminal from script(1))", async () => {
+      const folder = path.join(cli.dir, "pty-people");
+      for (const [person, file] of [["ana", "img1.jpg"], ["ana", "img2.jpg"], ["ben", "img8.jpg"]] as const) {
+        await mkdir(path.join(folder, person), { recursive: true });
+        await copyFile(path.join(people, person, file), path.join(folder, person, file));
+      }
+      const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+      const command = [process.execPath, ROLLCALL_BIN, "enrol", "--dir", folder].map(quote).join(" ");
+      // script(1) merges stdout and stderr on the terminal it makes; -e returns the command's exit code.
+      const result = await runProcess("script", ["-qec", command, "/dev/null"], {
+        cwd: REPO, env: { PATH: process.env.PATH ?? "", HOME: cli.dir, ROLLCALL_ADDR: cli.addr, ROLLCALL_CONFIG: cli.configFile },
+      });
+      assert.equal(result.code, 0, result.stdout);
+      const bar = (done: number, label: string) => `\r\x1b[2K[${"#".repeat(done * 10)}${".".repeat(30 - done * 10)}] ${done}/3 ${label}`;
+      for (const step of [bar(0, ""), bar(1, "ana img1.jpg"), bar(2, "ana img2.jpg"), bar(3, "ben img8.jpg")]) {
+        assert.ok(result.stdout.includes(step), `${JSON.stringify(step)} missing from ${JSON.stringify(result.stdout)}`);
+      }
+      assert.match(result.stdout, /ben .*img8\.jpg: skipped ALREADY_ENROLLED/);
+      // The bar is cleared before the summary, which stays on the screen.
+      assert.ok(result.stdout.includes(`${bar(3, "ben img8.jpg")}\r\x1b[2K2 people, 3 photos: 0 accepted, 0 rejected, 3 skipped`), JSON.stringify(result.stdout));
+    });
+
     it("reports usage errors, missing files and unknown users", async () => {
       assert.equal((await cli.run(["enrol", "ana"])).code, 1);
       assert.equal((await cli.run(["enrol", "--dir", path.join(cli.dir, "nowhere")])).code, 2);
@@ -78,10 +100,19 @@ describe("rollcall CLI: enrol, attendance, events, audit (whole mesh)", function
   });
 
   describe("attendance", () => {
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10); // the default organisation is on UTC
+    let benId: string;
+
     before(async () => {
       const token = await mesh.adminToken();
+      const attendance = mesh.client(AttendanceService, token);
       const ana = JSON.parse((await cli.ok(["--json", "user", "show", "ana"])).stdout) as { id: string };
-      await mesh.client(AttendanceService, token).recordManualEvent({ userId: ana.id, eventType: EventType.IN, eventTime: timestampFromDate(new Date(Date.now() - 60_000)), reason: "forgot the badge" });
+      await attendance.recordManualEvent({ userId: ana.id, eventType: EventType.IN, eventTime: timestampFromDate(new Date(Date.now() - 60_000)), reason: "forgot the badge" });
+      // Manual events on a past day close that day into a record (see the attendance closer).
+      benId = (JSON.parse((await cli.ok(["--json", "user", "show", "ben"])).stdout) as { id: string }).id;
+      for (const [eventType, at] of [[EventType.IN, "09:00"], [EventType.OUT, "17:30"]] as const) {
+        await attendance.recordManualEvent({ userId: benId, eventType, eventTime: timestampFromDate(new Date(`${yesterday}T${at}:00Z`)), reason: "paper timesheet" });
+      }
     });
 
     it("shows today's attendance, who is in, and a report as table, JSON and CSV", async () => {
@@ -100,6 +131,32 @@ describe("rollcall CLI: enrol, attendance, events, audit (whole mesh)", function
       const bad = await cli.run(["attendance", "report", "--from", "2026-13-45", "--to", date]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /from_date/);
+    });
+
+    it("reports a closed day as a table, JSON and CSV", async () => {
+      const today = new Date().toISOString().slice(0, 10);
+      const range = ["attendance", "report", "--from", yesterday, "--to", today];
+      const table = (await cli.ok(range)).stdout.split("\n");
+      assert.match(table[0]!, /^DATE\s+USER\s+FIRST IN\s+LAST OUT\s+MINUTES\s+OPEN\s+SOURCE$/);
+      assert.deepEqual(table.slice(2).filter(Boolean).map((row) => row.split(/\s+/)),
+        [[yesterday, "ben", `${yesterday}T09:00:00Z`, `${yesterday}T17:30:00Z`, "510", "no", "MANUAL"]]);
+
+      const json = await cli.json<{ from: string; to: string; records: Record<string, unknown>[] }>(range);
+      assert.deepEqual([json.from, json.to], [yesterday, today]);
+      assert.equal(json.records.length, 1);
+      const { id, organizationId, createdAt, updatedAt, ...record } = json.records[0]!;
+      assert.ok(id && organizationId && createdAt && updatedAt);
+      assert.deepEqual(record, {
+        userId: benId, attendanceDate: yesterday, firstInTime: `${yesterday}T09:00:00Z`, lastOutTime: `${yesterday}T17:30:00Z`,
+        totalMinutes: 510, openInterval: false, source: "SOURCE_MANUAL", confidence: 100,
+      });
+
+      const csv = (await cli.ok([...range, "--csv"])).stdout;
+      assert.equal(csv, [
+        "attendance_date,user_id,employee_code,full_name,department,first_in_time,last_out_time,total_minutes,open_interval,source,confidence",
+        `${yesterday},${benId},,Test ben,,${yesterday}T09:00:00+00:00,${yesterday}T17:30:00+00:00,510,false,MANUAL,100.00`,
+        "",
+      ].join("\r\n"));
     });
   });
 
@@ -138,6 +195,30 @@ describe("rollcall CLI: enrol, attendance, events, audit (whole mesh)", function
       assert.equal(verified.ok, true);
       assert.ok(Number(verified.rowsChecked) > 0);
       assert.equal((await cli.run(["audit", "verify", "--from", "yesterday-ish"])).code, 1);
+    });
+
+    it("names the first broken row and exits 7 when a row was altered in the database", async () => {
+      const { organizationId } = await cli.json<{ organizationId: string }>(["whoami"]);
+      const sql = <T>(query: string, bind: unknown[]) => mesh.host.db.sequelize.query(query, { bind, type: "SELECT" as never }) as unknown as Promise<T[]>;
+      const rows = await sql<{ id: string; detail: string }>(`SELECT id::text, detail::text FROM audit.audit_logs WHERE organization_id = $1 ORDER BY audit_logs.id`, [organizationId]);
+      assert.ok(rows.length >= 3, `only ${rows.length} audit rows`);
+      const victim = rows[1]!;
+      // As the database login (a superuser, outside the append-only runtime roles): an intruder's edit.
+      await sql(`UPDATE audit.audit_logs SET detail = '{"tampered":true}' WHERE id = $1`, [victim.id]);
+      try {
+        const broken = await cli.run(["audit", "verify"]);
+        assert.equal(broken.code, 7, broken.stderr);
+        assert.match(broken.stdout, new RegExp(`^audit chain BROKEN at row #${victim.id}: hash mismatch.* \\(1 row checked\\)$`, "m"));
+        assert.match(broken.stderr, /the audit chain does not verify/);
+        const json = await cli.run(["--json", "audit", "verify"]);
+        assert.equal(json.code, 7);
+        const report = JSON.parse(json.stdout) as { ok: boolean; rowsChecked: string; firstBrokenId: string; reason: string };
+        assert.deepEqual([report.ok, report.firstBrokenId, report.rowsChecked], [false, victim.id, "1"]);
+        assert.match(report.reason, /hash mismatch/);
+      } finally {
+        await sql(`UPDATE audit.audit_logs SET detail = $2::jsonb WHERE id = $1`, [victim.id, victim.detail]);
+      }
+      assert.equal((await cli.run(["audit", "verify"])).code, 0);
     });
 
     it("writes no result on stdout for a denied caller (exit 3)", async () => {
