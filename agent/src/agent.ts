@@ -141,7 +141,8 @@ export class Agent {
     await this.link.close();
     this.tokens.close();
     await this.admin.close();
-    this.logger.info({ published: this.outbox.published, spooled: this.spool.size }, "agent stopped");
+    const cropsSent = (await this.metrics.cropsSent.get()).values.reduce((sum, v) => sum + v.value, 0);
+    this.logger.info({ published: this.outbox.published, spooled: this.spool.size, dropped: this.spool.dropped, cropsSent }, "agent stopped");
   }
 
   private healthState() {

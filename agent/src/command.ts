@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { EXIT } from "../../cli/exit-codes.js";
 import { ConfigError } from "../../services/runtime/config.js";
 import { loadAgentConfig, OPTIONS, type AgentConfig, type OptionName, type RawOptions } from "./config.js";
 import { DeviceTokenError } from "./transport/device-token.js";
@@ -35,7 +36,7 @@ export function agentCommand(name = "agent"): Command {
       config = loadAgentConfig(raw);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      return command.error(`rollcall agent: ${err.message}\n(--help explains every option)`, { exitCode: 2, code: "rollcall.agent.config" });
+      return command.error(`rollcall agent: ${err.message}\n(--help explains every option)`, { exitCode: EXIT.USAGE, code: "rollcall.agent.config" });
     }
     await runAgent(config);
   });

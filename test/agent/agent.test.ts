@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -16,10 +16,13 @@ import { loadAgentConfig } from "../../agent/src/config.js";
 import { Agent } from "../../agent/src/agent.js";
 import { startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.js";
 import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.js";
+import { startMjpegServer } from "./support/mjpeg.js";
 import { OwnNatsServer, waitFor } from "./support/nats-server.js";
 
 const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
 const NAMESPACE = `agent${process.pid}`;
+/** Crops of about 50 KB a message here: two of them overflow a 64 KiB spool, one fits. */
+const BIG_CROPS = { cropMaxSide: "512", jpegQuality: "100" };
 
 /** Sums a metric's samples in a Prometheus text exposition. */
 function sample(exposition: string, name: string): number {
@@ -27,6 +30,21 @@ function sample(exposition: string, name: string): number {
     .split("\n")
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
+/** The .msg files of a spool directory, oldest first, with the JetStream message id each holds. */
+async function spooledIds(dir: string): Promise<string[]> {
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith(".msg")).sort();
+  // A spool file is "subject\nmsgId\npayload".
+  return Promise.all(files.map(async (f) => (await readFile(path.join(dir, f))).toString("latin1").split("\n", 2)[1]!));
+}
+
+/** Face crops carried by FRAMES messages. */
+function cropsIn(messages: BusMessage[]): number {
+  return messages.reduce((sum, m) => {
+    const payload = fromBinary(FrameMessageSchema, m.data).frame!.payload;
+    return sum + (payload.case === "crops" ? payload.value.crops.length : 0);
+  }, 0);
 }
 
 describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NATS outage, SIGTERM", function () {
@@ -133,6 +151,8 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
     assert.equal(sample(during, "rollcall_agent_connected"), 0);
     assert.equal(sample(during, "rollcall_agent_spool_messages"), spooled);
     assert.ok(sample(during, "rollcall_agent_spool_bytes") > 0);
+    const age = sample(during, "rollcall_agent_spool_oldest_age_seconds");
+    assert.ok(age > 0 && age < 120, `the oldest spooled message is ${age} s old`);
 
     await nats.resume();
     await agent.outbox.drained(30_000);
@@ -143,10 +163,46 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
     assert.deepEqual(sequences, [...sequences].sort((a, b) => Number(a - b)), "in order");
   });
 
-  it("on SIGTERM the agent process stops cleanly and keeps what it could not send in the spool", async () => {
+  it("keeps the spool under --spool-max-bytes while offline, dropping the oldest and counting them on /metrics", async () => {
     await nats.kill();
-    const spoolDir = path.join(dir, "spool-3");
-    const child = spawn(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--source", frames, "--loop", "true", "--fps", "20", "--models", MODELS_DIR, "--nats", nats.url, "--namespace", NAMESPACE, "--identity", mesh.target, "--metrics-port", "0", "--spool-dir", spoolDir, "--retry-ms", "100", "--publish-timeout-ms", "300", "--log-level", "info"], {
+    const maxBytes = 64 * 1024;
+    const agent = await Agent.start(config({ spoolDir: path.join(dir, "spool-capped"), spoolMax: String(maxBytes), ...BIG_CROPS }), { logger });
+    try {
+      await agent.done;
+      await agent.stop(); // the last crops of live tracks are spooled too
+      const metrics = (await agent.metrics.exposition()).body;
+      assert.ok(agent.spool.dropped > 0, "more was spooled than the cap holds");
+      assert.equal(sample(metrics, "rollcall_agent_spool_dropped_total"), agent.spool.dropped);
+      assert.ok(agent.spool.size >= 1 && agent.spool.bytes <= maxBytes, `${agent.spool.size} messages, ${agent.spool.bytes} bytes kept`);
+      assert.equal(sample(metrics, "rollcall_agent_spool_bytes"), agent.spool.bytes);
+      const kept = (await readdir(agent.spool.dir)).filter((f) => f.endsWith(".msg")).sort();
+      assert.equal(Number.parseInt(kept[0]!, 10), agent.spool.dropped + 1, "the oldest were dropped, the newest kept");
+    } finally {
+      await nats.resume();
+    }
+  });
+
+  it("samples a live HTTP MJPEG camera (20 fps) down to --fps 5", async () => {
+    const stream = path.join(dir, "stream");
+    await writeFrames(stream, [cameraFrame("noface/home.jpg"), cameraFrame("noface/fruits.jpg")]);
+    const camera = await startMjpegServer(stream, 20);
+    const agent = await Agent.start(config({ source: camera.url, fps: "5", spoolDir: path.join(dir, "spool-live") }), { logger });
+    try {
+      const captured = async () => sample((await agent.metrics.exposition()).body, "rollcall_agent_frames_captured_total");
+      await waitFor(async () => (await captured()) >= 1, "the first frame from the stream");
+      const [start, first] = [Date.now(), await captured()];
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const rate = ((await captured()) - first) / ((Date.now() - start) / 1000);
+      assert.ok(rate >= 3 && rate <= 8, `captured ${rate.toFixed(2)} frames/s from a 20 fps stream at --fps 5`);
+    } finally {
+      await agent.stop();
+      camera.stop();
+    }
+  });
+
+  /** The agent as its own process (agent/bin), with this test's identity, NATS and device. */
+  function spawnAgent(args: string[]) {
+    const child = spawn(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--models", MODELS_DIR, "--nats", nats.url, "--namespace", NAMESPACE, "--identity", mesh.target, "--metrics-port", "0", "--retry-ms", "100", "--publish-timeout-ms", "300", "--log-level", "info", ...args], {
       cwd: path.resolve(import.meta.dirname, "../.."),
       env: { ...process.env, ROLLCALL_DEVICE_ID: device.id, ROLLCALL_DEVICE_SECRET: device.secret },
       stdio: ["ignore", "pipe", "pipe"],
@@ -155,18 +211,77 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    return {
+      output: () => output,
+      /** SIGTERM, then the exit code; SIGKILL if it has not exited within a minute. */
+      async terminate(): Promise<number | null> {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      /** What the agent logged as it stopped. */
+      stopped(): { published: number; spooled: number; dropped: number; cropsSent: number } {
+        const line = output.split("\n").find((l) => l.includes('"agent stopped"'));
+        assert.ok(line, `an "agent stopped" log line in:\n${output}`);
+        return JSON.parse(line) as { published: number; spooled: number; dropped: number; cropsSent: number };
+      },
+    };
+  }
+
+  it("on SIGTERM the agent process stops cleanly and keeps what it could not send in the spool; a restarted agent sends it, in order", async () => {
+    await nats.kill();
+    const spoolDir = path.join(dir, "spool-3");
+    const first = spawnAgent(["--source", frames, "--loop", "true", "--fps", "20", "--spool-dir", spoolDir]);
     try {
-      await waitFor(async () => (await readdir(spoolDir).catch(() => [])).some((f) => f.endsWith(".msg")), "the running agent to spool a message", 60_000);
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0, output);
+      await waitFor(async () => (await spooledIds(spoolDir)).length >= 2, "the running agent to spool messages", 60_000);
     } finally {
-      child.kill("SIGKILL");
+      assert.equal(await first.terminate(), 0, first.output());
     }
-    assert.match(output, /SIGTERM/);
-    assert.match(output, /agent stopped/);
-    const files = (await readdir(spoolDir)).filter((f) => f.endsWith(".msg"));
-    assert.ok(files.length >= 1, "what was in flight is in the spool");
+    assert.match(first.output(), /SIGTERM/);
+    const spooled = await spooledIds(spoolDir);
+    const stopped = first.stopped();
+    assert.deepEqual([stopped.published, stopped.spooled, stopped.dropped], [0, spooled.length, 0]);
+    assert.ok(spooled.length >= 2, "what was in flight is in the spool");
     assert.ok(!(await readdir(spoolDir)).some((f) => f.endsWith(".tmp")), "no half-written spool file");
+
+    // The second agent watches an empty scene: whatever reaches FRAMES comes from the spool.
     await nats.resume();
+    const empty = path.join(dir, "empty-scene");
+    await writeFrames(empty, [cameraFrame("noface/home.jpg")]);
+    const second = spawnAgent(["--source", empty, "--loop", "true", "--fps", "5", "--spool-dir", spoolDir]);
+    try {
+      await waitFor(async () => (await spooledIds(spoolDir)).length === 0, "the restarted agent to replay the spool", 60_000);
+    } finally {
+      assert.equal(await second.terminate(), 0, second.output());
+    }
+    const resumed = second.stopped();
+    assert.deepEqual([resumed.published, resumed.spooled, resumed.cropsSent], [spooled.length, 0, 0], "it sent the spool and nothing of its own");
+    const messages = await drainFrames();
+    assert.deepEqual(messages.map((m) => m.msgId), spooled, "every spooled frame, once, in spool order");
+    assert.equal(cropsIn(messages), stopped.cropsSent, "every crop the first agent made, in flight at SIGTERM or not");
+    const sequences = messages.map((m) => fromBinary(FrameMessageSchema, m.data).frame!.sequence);
+    assert.deepEqual(sequences, [...sequences].sort((a, b) => Number(a - b)), "capture order");
+  });
+
+  it("on SIGTERM with NATS up the agent process publishes everything in flight and leaves the spool empty", async () => {
+    const spoolDir = path.join(dir, "spool-4");
+    const agent = spawnAgent(["--source", frames, "--loop", "true", "--fps", "20", "--spool-dir", spoolDir]);
+    try {
+      // A few loops in: people walking by, their tracks live when SIGTERM comes.
+      await waitFor(async () => ((await bus.streamInfo(STREAMS.frames.name)).messages ?? 0) >= 4, "published messages", 60_000);
+    } finally {
+      assert.equal(await agent.terminate(), 0, agent.output());
+    }
+    const { published, spooled, cropsSent } = agent.stopped();
+    assert.equal(spooled, 0);
+    assert.deepEqual(await spooledIds(spoolDir), [], "nothing left in the spool");
+    const messages = await drainFrames();
+    assert.equal(messages.length, published, "every message the agent published is in FRAMES");
+    assert.equal(new Set(messages.map((m) => m.msgId)).size, published, "each once");
+    assert.equal(cropsIn(messages), cropsSent, "every crop made, including the last ones of tracks still live at SIGTERM");
   });
 });

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,7 +12,7 @@ import { FramePipeline, type Emitted } from "../../agent/src/pipeline/pipeline.j
 import { FrameMessages } from "../../agent/src/transport/frame-messages.js";
 import { AgentMetrics } from "../../agent/src/health/metrics.js";
 import { cameraFrame, HEIGHT, MODELS_DIR, walkBy, WIDTH, writeFrames, writeVideo } from "./support/frames.js";
-import { waitFor } from "./support/nats-server.js";
+import { startMjpegServer } from "./support/mjpeg.js";
 
 const ORG = "0b6f0a4e-8d0c-4d57-9c39-2f9d8c1e7a11";
 const DEVICE = "5c2e1f7a-3b4d-4e8f-a1b2-c3d4e5f60718";
@@ -64,9 +63,9 @@ describe("agent capture and pipeline (OpenCV): sources, motion gate, detection, 
   it("reads an HTTP MJPEG stream", async () => {
     const stream = path.join(dir, "stream");
     await writeFrames(stream, walkBy("identities/img4.jpg", 5));
-    const server = await startMjpegServer(stream);
+    const camera = await startMjpegServer(stream, 20);
     try {
-      const source = await openSource(sourceConfig(`http://127.0.0.1:${server.port}/video.mjpg`, "url"));
+      const source = await openSource(sourceConfig(camera.url, "url"));
       assert.equal(source.live, true);
       for (let i = 0; i < 5; i++) {
         const frame = await source.read();
@@ -75,7 +74,7 @@ describe("agent capture and pipeline (OpenCV): sources, motion gate, detection, 
       }
       source.close();
     } finally {
-      server.process.kill("SIGTERM");
+      camera.stop();
     }
   });
 
@@ -160,11 +159,3 @@ describe("agent pipeline diagnosis mode", function () {
     assert.deepEqual([image.cols, image.rows], [WIDTH, HEIGHT]);
   });
 });
-
-async function startMjpegServer(dir: string): Promise<{ port: number; process: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "support", "mjpeg-server.ts"), dir, "20"], { stdio: ["ignore", "pipe", "inherit"] });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  await waitFor(() => /\d+\n/.test(output), "the MJPEG server's port", 20_000);
-  return { port: Number(output.trim()), process: child };
-}

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { DeviceDirection } from "../../gen/rollcall/identity/v1/device_pb.js";
 import { EventType } from "../../gen/rollcall/attendance/v1/attendance_pb.js";
-import { todayKey } from "../../services/attendance/domain/today-store.js";
+import { nextMidnight } from "../../services/attendance/domain/calendar.js";
+import { TODAY_GRACE_MS, todayKey } from "../../services/attendance/domain/today-store.js";
 import { Sql } from "../../services/runtime/db/index.js";
 import { EventPublisher, Severity } from "../../services/runtime/event-publisher.js";
 import { createLogger } from "../../services/runtime/logger.js";
@@ -18,13 +19,14 @@ describe("attendance: recognitions into IN/OUT events", function () {
   let service: AttendanceInstance;
   let org: Tenant;
   let strict: Tenant;
+  let zone: string;
   const base = Date.now() - 90 * MIN;
   const at = (minutes: number) => new Date(base + minutes * MIN);
 
   before(async () => {
     world = await startWorld();
     service = await world.start();
-    const zone = daytimeZone();
+    zone = daytimeZone();
     org = await createTenant(world, zone, { gate: DeviceDirection.IN, exit: DeviceDirection.OUT, door: DeviceDirection.BOTH, lobby: DeviceDirection.BOTH });
     strict = await createTenant(world, zone, { gate: DeviceDirection.IN }, { "attendance.min_confidence": 80, "attendance.debounce_seconds": 600 });
   });
@@ -113,12 +115,16 @@ describe("attendance: recognitions into IN/OUT events", function () {
     const user = org.users.member;
     const expected = await todayOf(org, user);
     assert.equal(await world.cache.cache.del(todayKey(org.id, user)), 1);
+    const asked = Date.now();
     const rebuilt = await todayOf(org, user);
     assert.deepEqual(rebuilt.events.map((e) => e.eventId), expected.events.map((e) => e.eventId));
     assert.equal(rebuilt.totalMinutes, expected.totalMinutes);
     assert.ok(await world.cache.cache.exists(todayKey(org.id, user)), "the rebuilt state is cached again");
     const ttl = await world.cache.cache.pttl(todayKey(org.id, user));
-    assert.ok(ttl > 0 && ttl <= 24 * 60 * MIN + 11 * MIN, `TTL ${ttl} ms ends shortly after local midnight`);
+    const read = Date.now();
+    const midnight = nextMidnight(new Date(asked), zone).getTime();
+    assert.ok(ttl >= midnight - read, `TTL ${ttl} ms lasts until the organisation's next local midnight (${midnight - read} ms away)`);
+    assert.ok(ttl <= midnight + TODAY_GRACE_MS - asked, `TTL ${ttl} ms ends at most ${TODAY_GRACE_MS} ms after that midnight`);
   });
 
   it("loses nothing and counts nothing twice when the service stops mid-stream and starts again", async () => {

@@ -13,7 +13,7 @@ export class AgentMetrics extends Metrics {
   readonly tracks = this.counter("rollcall_agent_tracks_started_total", "Face tracks started (people seen).");
   readonly cropsSent = this.counter("rollcall_agent_crops_sent_total", "Face crops handed to the transport (published now or spooled).");
   readonly messagesPublished = this.counter("rollcall_agent_messages_published_total", "Frame messages NATS JetStream acknowledged.");
-  readonly spoolDropped = this.counter("rollcall_agent_spool_dropped_total", "Spooled messages deleted, oldest first, to keep the spool under its size cap.");
+  readonly spoolDropped = this.counter("rollcall_agent_spool_dropped_total", "Messages lost by the spool: the oldest deleted to stay under its size cap, plus any it could not write or read back (logged as errors).");
   readonly detectionSeconds = new Histogram({
     name: "rollcall_agent_detection_duration_seconds",
     help: "Face detection time per processed frame, in seconds.",

@@ -27,7 +27,7 @@ export class Spool {
   private entries: Entry[] = [];
   private totalBytes = 0;
   private next = 1;
-  /** Messages deleted to stay under the cap since the spool was opened. */
+  /** Messages lost since the spool was opened: deleted to stay under the cap (here), or not writable or readable (the outbox counts those). */
   dropped = 0;
 
   private constructor(readonly dir: string, readonly maxBytes: number) {}

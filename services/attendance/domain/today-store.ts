@@ -4,7 +4,7 @@ import { nextMidnight } from "./calendar.js";
 import type { DayEvent } from "./day.js";
 
 /** Kept a little past local midnight, so a read just after it still finds yesterday and knows it is stale. */
-const GRACE_MS = 10 * 60_000;
+export const TODAY_GRACE_MS = 10 * 60_000;
 
 interface Stored {
   date: string;
@@ -42,7 +42,7 @@ export class TodayStore {
       date,
       events: events.map((e) => ({ ...e, time: e.time.toISOString(), createdAt: e.createdAt.toISOString() })),
     };
-    const ttlMs = nextMidnight(now, timeZone).getTime() - now.getTime() + GRACE_MS;
+    const ttlMs = nextMidnight(now, timeZone).getTime() - now.getTime() + TODAY_GRACE_MS;
     try {
       await this.cache.set(todayKey(organizationId, userId), JSON.stringify(stored), ttlMs);
       return true;
