@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
-import { EXIT } from "../../cli/exit-codes.js";
+import { EXIT, EXIT_CODES_HELP, exitCodeOf } from "../../cli/exit-codes.js";
+import { AppError } from "../../services/runtime/errors.js";
 import { ConfigError } from "../../services/runtime/config.js";
 import { loadAgentConfig, OPTIONS, type AgentConfig, type OptionName, type RawOptions } from "./config.js";
 import { DeviceTokenError } from "./transport/device-token.js";
@@ -17,7 +18,8 @@ export function agentCommand(name = "agent"): Command {
         "host:port, no heartbeats); spools to disk while offline. The device token comes from the public gateway (--gateway-url, " +
         "in a cluster) or from identity's gRPC address (--identity, development). Serves /metrics, /healthz, /readyz; SIGTERM stops cleanly.",
     )
-    .showHelpAfterError("(rollcall agent --help lists every option)");
+    .showHelpAfterError("(rollcall agent --help lists every option)")
+    .addHelpText("after", `\n${EXIT_CODES_HELP}`);
   const attributes = new Map<string, OptionName>();
   for (const [key, spec] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
     const defaultText = "default" in spec && spec.default !== undefined ? `; default ${spec.default}` : "";
@@ -43,7 +45,7 @@ export function agentCommand(name = "agent"): Command {
   return command;
 }
 
-/** Runs until the source ends or SIGTERM/SIGINT; exit code 1 if capture failed. */
+/** Runs until the source ends or SIGTERM/SIGINT; exit code 1 if capture failed, the status's code if it could not start. */
 async function runAgent(config: AgentConfig): Promise<void> {
   // Imported here so `--help` and config errors need neither OpenCV nor the models.
   const { Agent } = await import("./agent.js");
@@ -51,9 +53,11 @@ async function runAgent(config: AgentConfig): Promise<void> {
   try {
     agent = await Agent.start(config);
   } catch (err) {
-    if (!(err instanceof DeviceTokenError)) throw err;
+    // A refused device, a missing camera, a stream that will not open: a message and the exit
+    // code of its status (the CLI's table), never a stack trace.
+    if (!(err instanceof DeviceTokenError || err instanceof AppError)) throw err;
     process.stderr.write(`rollcall agent: cannot start: ${err.message}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(err.code);
     return;
   }
   let signalled = false;

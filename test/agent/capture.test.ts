@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
 import { FrameMessageSchema } from "../../gen/rollcall/vision/v1/bus_pb.js";
 import { cv, type Mat } from "../../agent/src/cv.js";
-import { openSource } from "../../agent/src/capture/sources.js";
+import { openSource, redactUrl } from "../../agent/src/capture/sources.js";
+import { loadAgentConfig } from "../../agent/src/config.js";
+import { AppError } from "../../services/runtime/errors.js";
 import { MotionGate } from "../../agent/src/pipeline/motion.js";
 import { createDetector, type FaceDetector } from "../../agent/src/pipeline/detector.js";
 import { FramePipeline, type Emitted } from "../../agent/src/pipeline/pipeline.js";
@@ -76,6 +81,27 @@ describe("agent capture and pipeline (OpenCV): sources, motion gate, detection, 
     } finally {
       camera.stop();
     }
+  });
+
+  it("a local camera that is not there (/dev/video7) fails at start with an error naming the device", async function () {
+    if (existsSync("/dev/video7")) this.skip(); // this machine has that camera
+    const config = loadAgentConfig({ source: "/dev/video7", modelsDir: MODELS_DIR }, { ROLLCALL_DEVICE_ID: DEVICE, ROLLCALL_DEVICE_SECRET: "camera-test" });
+    assert.deepEqual(config.source, { kind: "camera", location: "/dev/video7", cameraIndex: 7 });
+    const missing = /camera \/dev\/video7 does not exist \(video devices here: [^)]+\): plug the camera in, pass it into the container \(docker run --device \/dev\/video7\)/;
+    const err = await openSource(config).catch((e: unknown) => e);
+    assert.ok(err instanceof AppError, String(err));
+    assert.equal(err.code, status.NOT_FOUND);
+    assert.match(err.message, missing);
+    // The agent process as an operator starts it (--organization: nothing is asked of identity before the camera opens).
+    const run = spawnSync(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--source", "/dev/video7", "--organization", ORG, "--models", MODELS_DIR, "--metrics-port", "0", "--spool-dir", path.join(dir, "camera-spool")], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      env: { ...process.env, ROLLCALL_DEVICE_ID: DEVICE, ROLLCALL_DEVICE_SECRET: "camera-test" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 2, `exit 2 (not found): ${run.stderr}`);
+    assert.match(run.stderr, /^rollcall agent: cannot start: camera \/dev\/video7 does not exist/m);
+    assert.doesNotMatch(run.stderr, /at .*\.ts:\d+/, "a message, not a stack trace");
   });
 
   it("motion gate: a still scene is skipped, movement and keyframes pass", () => {
@@ -157,5 +183,13 @@ describe("agent pipeline diagnosis mode", function () {
     assert.equal(emitted[0]!.kind, "image");
     const image = cv.imdecode(Buffer.from((emitted[0] as Extract<Emitted, { kind: "image" }>).jpeg));
     assert.deepEqual([image.cols, image.rows], [WIDTH, HEIGHT]);
+  });
+});
+
+describe("agent source descriptions", () => {
+  it("hide a stream's credentials, in the user part and in the query", () => {
+    assert.equal(redactUrl("rtsp://door:pw@10.0.0.7:554/cam"), "rtsp://***@10.0.0.7:554/cam");
+    assert.equal(redactUrl("http://10.0.0.7/video.mjpg?token=abc&channel=2&Password=x"), "http://10.0.0.7/video.mjpg?token=***&channel=2&Password=***");
+    assert.equal(redactUrl("/dev/video0"), "/dev/video0");
   });
 });

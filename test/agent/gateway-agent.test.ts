@@ -80,7 +80,7 @@ describe("agent with --gateway-url: its device token through the public gateway,
     let stderr = "";
     child.stderr!.on("data", (chunk) => (stderr += chunk));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 1, stderr);
+    assert.equal(code, 5, `exit 5 (not authenticated): ${stderr}`);
     assert.match(stderr, /^rollcall agent: cannot start: the gateway at http:\/\/127\.0\.0\.1:\d+ refused the device id or secret: device id or secret is not correct\. Check ROLLCALL_DEVICE_ID and ROLLCALL_DEVICE_SECRET/m);
     assert.doesNotMatch(stderr, /at .*\.ts:\d+/, "a message, not a stack trace");
   });

@@ -1,7 +1,10 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { status } from "@grpc/grpc-js";
+import { AppError } from "../../../services/runtime/errors.js";
 import type { AgentConfig } from "../config.js";
 import { cv, type Mat } from "../cv.js";
+import { openCamera, openStream, openVideoFile, type VideoCapture } from "./video-capture.js";
 
 /** Frames from somewhere; `read` resolves undefined at the end (files, directories without --loop). */
 export interface FrameSource {
@@ -21,10 +24,12 @@ export async function openSource(config: Pick<AgentConfig, "source" | "fps" | "l
       return ImageDirectory.open(location, config.loop);
     case "file":
       return new VideoFile(location, config.fps, config.loop);
-    case "url":
-      return new LiveCapture(location, redactUrl(location));
+    case "url": {
+      const description = redactUrl(location);
+      return new LiveCapture(openStream(location, description), description);
+    }
     case "camera":
-      return new LiveCapture(cameraIndex!, location);
+      return new LiveCapture(openCamera(cameraIndex!), location);
   }
 }
 
@@ -40,7 +45,7 @@ class ImageDirectory implements FrameSource {
       .filter((entry) => entry.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
       .map((entry) => entry.name)
       .sort();
-    if (files.length === 0) throw new Error(`${dir} has no image files (${[...IMAGE_EXTENSIONS].join(" ")})`);
+    if (files.length === 0) throw new AppError(status.INVALID_ARGUMENT, `${dir} has no image files (${[...IMAGE_EXTENSIONS].join(" ")})`);
     return new ImageDirectory(dir, files, loop);
   }
 
@@ -58,7 +63,7 @@ class ImageDirectory implements FrameSource {
       const image = await cv.imreadAsync(file, cv.IMREAD_COLOR).catch(() => undefined);
       if (image && !image.empty) return image;
     }
-    throw new Error(`no image in ${this.dir} could be decoded`);
+    throw new AppError(status.INVALID_ARGUMENT, `no image in ${this.dir} could be decoded`);
   }
 
   close(): void {}
@@ -67,13 +72,13 @@ class ImageDirectory implements FrameSource {
 /** A video file through VideoCapture, sampled to the target fps in media time. */
 class VideoFile implements FrameSource {
   readonly live = false;
-  private capture: InstanceType<typeof cv.VideoCapture>;
+  private capture: VideoCapture;
   private readonly step: number;
   private position = 0;
   private nextWanted = 0;
 
   constructor(private readonly file: string, fps: number, private readonly loop: boolean) {
-    this.capture = openCapture(file);
+    this.capture = openVideoFile(file);
     const videoFps = this.capture.get(cv.CAP_PROP_FPS);
     this.step = videoFps > 0 && fps < videoFps ? videoFps / fps : 1;
   }
@@ -88,7 +93,7 @@ class VideoFile implements FrameSource {
       if (frame.empty) {
         if (!this.loop || this.position === 0) return undefined;
         this.capture.release();
-        this.capture = openCapture(this.file);
+        this.capture = openVideoFile(this.file);
         this.position = 0;
         this.nextWanted = 0;
         rewinds++;
@@ -113,11 +118,8 @@ class VideoFile implements FrameSource {
 /** A camera or a network stream: whatever frame is next; the caller samples them down. */
 class LiveCapture implements FrameSource {
   readonly live = true;
-  private readonly capture: InstanceType<typeof cv.VideoCapture>;
 
-  constructor(target: string | number, readonly description: string) {
-    this.capture = openCapture(target);
-  }
+  constructor(private readonly capture: VideoCapture, readonly description: string) {}
 
   async read(): Promise<Mat | undefined> {
     const frame = await this.capture.readAsync();
@@ -129,15 +131,9 @@ class LiveCapture implements FrameSource {
   }
 }
 
-function openCapture(target: string | number): InstanceType<typeof cv.VideoCapture> {
-  try {
-    return new cv.VideoCapture(target);
-  } catch (err) {
-    throw new Error(`cannot open ${typeof target === "number" ? `camera ${target}` : redactUrl(target)}: ${(err as Error).message}`);
-  }
-}
-
 /** Stream URLs may carry credentials; they never reach a log line. */
+const SECRET_PARAM = /pass|pwd|token|secret|key|auth|sig|cred/i;
+
 export function redactUrl(value: string): string {
   try {
     const url = new URL(value);
@@ -145,7 +141,11 @@ export function redactUrl(value: string): string {
       url.username = "***";
       url.password = "";
     }
-    return url.toString();
+    // Cameras also take credentials in the query (?token=, ?password=, ?sig=).
+    for (const key of [...url.searchParams.keys()]) {
+      if (SECRET_PARAM.test(key)) url.searchParams.set(key, "***");
+    }
+    return url.toString().replaceAll("%2A%2A%2A", "***");
   } catch {
     return value;
   }
