@@ -11,7 +11,7 @@ import sharp from "sharp";
 import { loadavg } from "node:os";
 import { numberFlag, stringFlag } from "./lib/flags.js";
 import { publish, table } from "./lib/results.js";
-import { benchEngine, percentile, SHARED_FACES, timeRuns, type Timings } from "./vision/engine.js";
+import { bareDetectorRun, benchEngine, percentile, SHARED_FACES, timeRuns, type Timings } from "./vision/engine.js";
 import { measureMatching } from "./vision/matching.js";
 import { identifyOverGrpc } from "./vision/grpc.js";
 import { FaceIndex } from "../services/vision/domain/index/face-index.js";
@@ -40,6 +40,7 @@ if (!process.argv.includes("--skip-pipeline")) {
   rows.push(summary("decode 1280x720 JPEG (reduced to 640x360 for detection)", await timeRuns(runs, 20, () => engine.decode(frame720)), ""));
   rows.push(summary("detect 640x480 (decode + detect)", await timeRuns(runs, 20, async () => engine.detect(await engine.decode(frame640))), "≤ 8"));
   rows.push(summary("detect 640x480 (detect only)", await timeRuns(runs, 20, () => engine.detect(img640)), ""));
+  rows.push(summary("detect 640x480 (YuNet session.run only: the floor)", await timeRuns(runs, 20, await bareDetectorRun(640, 480, { ROLLCALL_VISION_THREADS: "1" })), ""));
 
   const img720 = await engine.decode(frame720);
   const [face] = await engine.detect(img720);

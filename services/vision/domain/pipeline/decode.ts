@@ -1,4 +1,7 @@
 import sharp from "sharp";
+import { readImageHeader, sniffFormat, uprightSize, type ImageFormat } from "./image-header.js";
+
+export { sniffFormat, type ImageFormat };
 
 /** An image decoded to 8-bit RGB, EXIF orientation applied: what every later stage reads. */
 export interface RgbImage {
@@ -21,17 +24,6 @@ export class ImageError extends Error {
     super(message);
     this.name = "ImageError";
   }
-}
-
-export type ImageFormat = "jpeg" | "png" | "webp";
-
-/** By content, never by file name (a PNG named .jpg is still a PNG). */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
-  const b = bytes;
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a) return "png";
-  if (b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP") return "webp";
-  return undefined;
 }
 
 /**
@@ -93,8 +85,7 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits, reduce
   const undecodable = (err: unknown) => new ImageError("UNDECODABLE", `could not be decoded as ${format.toUpperCase()} (${(err as Error).message})`);
   let size: { width: number; height: number };
   try {
-    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    size = meta.autoOrient ?? { width: meta.width ?? 0, height: meta.height ?? 0 };
+    size = uprightSize(readImageHeader(bytes, format));
   } catch (err) {
     throw undecodable(err);
   }
@@ -137,10 +128,6 @@ export async function encodeJpeg(
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
-}
-
-function ascii(b: Uint8Array, from: number, to: number): string {
-  return String.fromCharCode(...b.subarray(from, to));
 }
 
 function mib(bytes: number): string {

@@ -1,7 +1,8 @@
 import sharp from "sharp";
 import type { InferenceSession } from "onnxruntime-node";
-import { ort } from "./onnx.js";
+import { createSession, ort } from "./onnx.js";
 import type { DecodedImage, RgbImage } from "./decode.js";
+import { PIXELS_INPUT, withPixelsInput } from "./pixels-input.js";
 import { TensorPool } from "./tensor-pool.js";
 
 export interface Point {
@@ -30,25 +31,31 @@ const NMS_IOU = 0.3;
 /**
  * YuNet (libfacedetection, dynamic input) on onnxruntime, run at the image's own size (no
  * letterbox to 640x640): the image is scaled down to fit `maxSide` and padded right and bottom
- * to multiples of 32, as the network's strides need.
+ * to multiples of 32, as the network's strides need. The model is given the decoded RGB bytes
+ * and makes its float BGR planes itself (see pixels-input.ts).
  */
 export class FaceDetector {
-  private readonly inputs = new TensorPool();
+  private readonly padded = new TensorPool<Uint8Array>(Uint8Array);
 
-  constructor(private readonly session: InferenceSession) {}
+  private constructor(private readonly session: InferenceSession) {}
+
+  /** `model`: the verified YuNet file as published. */
+  static async create(model: Uint8Array, threads: number): Promise<FaceDetector> {
+    return new FaceDetector(await createSession(withPixelsInput(model), threads));
+  }
 
   async detect(image: DecodedImage, options: DetectOptions): Promise<Detection[]> {
     const { pixels, scaleX, scaleY } = await detectionPixels(image, options.maxSide);
     const width = Math.ceil(pixels.width / 32) * 32;
     const height = Math.ceil(pixels.height / 32) * 32;
-    const chw = this.inputs.take(3 * width * height);
+    const aligned = width === pixels.width && height === pixels.height;
+    const input = aligned ? pixels.data : padPixels(pixels, width, height, this.padded.take(width * height * 3));
     try {
-      toBgrPlanes(pixels, width, height, chw);
-      const outputs = await this.session.run({ input: new ort.Tensor("float32", chw, [1, 3, height, width]) });
+      const outputs = await this.session.run({ [PIXELS_INPUT]: new ort.Tensor("uint8", input, [1, height, width, 3]) });
       const output = (name: string) => outputs[name]!.data as Float32Array;
       return decodeYunet(output, width, height, options.minScore).map((d) => rescale(d, 1 / scaleX, 1 / scaleY));
     } finally {
-      this.inputs.give(chw);
+      if (!aligned) this.padded.give(input);
     }
   }
 }
@@ -88,33 +95,20 @@ async function detectionPixels(image: DecodedImage, maxSide: number): Promise<{ 
   return { pixels: { width, height, data }, scaleX: width / full.width, scaleY: height / full.height };
 }
 
-/** Interleaved RGB → BGR planes of width x height (0..255, as YuNet was trained), padding 0. */
-function toBgrPlanes(pixels: RgbImage, width: number, height: number, out: Float32Array): void {
-  const plane = width * height;
-  const src = pixels.data;
-  const w = pixels.width;
-  for (let y = 0; y < height; y++) {
-    let o = y * width;
-    if (y >= pixels.height) {
-      out.fill(0, o, o + width);
-      out.fill(0, plane + o, plane + o + width);
-      out.fill(0, 2 * plane + o, 2 * plane + o + width);
-      continue;
-    }
-    let s = y * w * 3;
-    const rowEnd = o + w;
-    for (; o < rowEnd; o++, s += 3) {
-      out[2 * plane + o] = src[s]!;
-      out[plane + o] = src[s + 1]!;
-      out[o] = src[s + 2]!;
-    }
-    const padEnd = y * width + width;
-    if (o < padEnd) {
-      out.fill(0, o, padEnd);
-      out.fill(0, plane + o, plane + padEnd);
-      out.fill(0, 2 * plane + o, 2 * plane + padEnd);
+/** RGB pixels copied into a width x height x 3 buffer, zero right and bottom. */
+export function padPixels(pixels: RgbImage, width: number, height: number, out: Uint8Array): Uint8Array {
+  const row = pixels.width * 3;
+  const paddedRow = width * 3;
+  if (row === paddedRow) {
+    out.set(pixels.data.subarray(0, row * pixels.height));
+  } else {
+    for (let y = 0; y < pixels.height; y++) {
+      out.set(pixels.data.subarray(y * row, (y + 1) * row), y * paddedRow);
+      out.fill(0, y * paddedRow + row, (y + 1) * paddedRow);
     }
   }
+  out.fill(0, pixels.height * paddedRow);
+  return out;
 }
 
 /** One stride's grid: score = sqrt(cls * obj); box centre and landmarks are offsets in cells. */

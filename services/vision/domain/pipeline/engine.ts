@@ -51,12 +51,12 @@ export class FaceEngine {
   static async load(options: EngineOptions): Promise<FaceEngine> {
     const models = await loadVerifiedModels(options.modelsDir);
     const [detector, embedder] = await Promise.all([
-      createSession(models.detector.bytes, options.threads),
+      FaceDetector.create(models.detector.bytes, options.threads),
       createSession(models.embedder.bytes, options.threads),
     ]);
     const { model } = models.embedder;
     return new FaceEngine(
-      new FaceDetector(detector),
+      detector,
       new FaceEmbedder(embedder),
       { name: `${model.name}@${model.sha256.slice(0, 8)}`, sha256: model.sha256, dimension: EMBEDDING_DIM },
       options,
