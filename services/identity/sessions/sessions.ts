@@ -10,7 +10,7 @@ import type { Identity } from "../context.js";
 import { hashToken, newOpaqueToken } from "../crypto/opaque-tokens.js";
 import type { UserRow } from "../users/store.js";
 import { refusalToSignIn } from "../users/standing.js";
-import type { RevokedReason, SessionRow, SessionStore } from "./store.js";
+import type { RevokedReason, RotatedSession, SessionRow, SessionStore } from "./store.js";
 
 export interface ClientInfo {
   deviceId: string;
@@ -57,23 +57,15 @@ export class Sessions {
     if (!refreshToken) throw unauthenticated("refresh_token is required");
     const hash = hashToken(refreshToken);
     const next = this.newTokens();
-    // The usual case, a live token, is one statement: rotate it, insert its successor, and read
-    // the account's standing. A refresh is mostly round trips to the database.
-    const outcome = await this.id.db.withSystem(async (tx): Promise<RefreshOutcome> => {
-      const rotated = await this.store.rotate(tx, hash, {
-        id: randomUUID(), user_agent: client.userAgent.slice(0, 512), ip_address: client.ip || null,
-        refresh_token_hash: next.refreshTokenHash, access_jti: next.jti, refresh_expires_at: next.refreshExpiresAt,
-      });
-      if (!rotated) return this.refusedRefresh(tx, hash);
-      const { session: row, account, organization } = rotated;
-      const refusal = account && refusalToSignIn(account, organization);
-      if (!account || refusal) {
-        // Revokes the successor too: it is a live row of the family.
-        await this.revoke(tx, { familyIds: [row.family_id] }, "revoked");
-        return { error: refusal ?? "the account no longer exists" };
-      }
-      return { opened: { user: account, familyId: row.family_id, jti: next.jti, refreshToken: next.refreshToken, refreshExpiresAt: next.refreshExpiresAt } };
+    // The usual case, a live token, is one statement in one round trip: rotate it, insert its
+    // successor, and read the account's standing. A refresh is mostly that round trip.
+    const rotated = await this.store.rotate(this.id.db, hash, {
+      id: randomUUID(), user_agent: client.userAgent.slice(0, 512), ip_address: client.ip || null,
+      refresh_token_hash: next.refreshTokenHash, access_jti: next.jti, refresh_expires_at: next.refreshExpiresAt,
     });
+    const outcome: RefreshOutcome = rotated
+      ? await this.admitted(rotated, next)
+      : await this.id.db.withSystem((tx) => this.refusedRefresh(tx, hash));
     if ("reuse" in outcome) {
       const row = outcome.reuse;
       await this.id.audit.publish({ organizationId: row.organization_id, actor: { kind: "user", subject: row.user_id }, action: "auth.refresh_token_reuse", entityType: "session", entityId: row.family_id, outcome: "DENIED", ip: client.ip, userAgent: client.userAgent });
@@ -82,6 +74,20 @@ export class Sessions {
     }
     if ("error" in outcome) throw unauthenticated(outcome.error);
     return this.tokensFor(outcome.opened);
+  }
+
+  /**
+   * A rotated session whose account may no longer sign in is revoked, successor included (it is a
+   * live row of the family). That takes a second transaction: until it commits, the successor is
+   * live, but its refresh token was never handed out.
+   */
+  private async admitted({ session: row, account, organization }: RotatedSession, next: ReturnType<Sessions["newTokens"]>): Promise<RefreshOutcome> {
+    const refusal = account && refusalToSignIn(account, organization);
+    if (!account || refusal) {
+      await this.id.db.withSystem((tx) => this.revoke(tx, { familyIds: [row.family_id] }, "revoked"));
+      return { error: refusal ?? "the account no longer exists" };
+    }
+    return { opened: { user: account, familyId: row.family_id, jti: next.jti, refreshToken: next.refreshToken, refreshExpiresAt: next.refreshExpiresAt } };
   }
 
   /** Why a refresh token that did not rotate is refused; presenting a rotated one revokes its family. */

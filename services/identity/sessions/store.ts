@@ -1,5 +1,5 @@
 import type { Transaction } from "sequelize";
-import type { Sql } from "../../runtime/db/index.js";
+import type { Database, Sql } from "../../runtime/db/index.js";
 import type { OrganizationStanding, UserRow } from "../users/store.js";
 
 export interface SessionRow {
@@ -28,7 +28,8 @@ export type Successor = Pick<SessionRow, "id" | "user_agent" | "ip_address" | "r
 export type SessionAccount = Pick<UserRow, "id" | "organization_id" | "is_staff" | "is_active" | "deleted_at" | "ban_until">;
 
 export interface RotatedSession {
-  session: SessionRow;
+  /** What a refresh needs of the rotated row: fewer columns to send, parse and build. */
+  session: Pick<SessionRow, "family_id" | "organization_id" | "user_id">;
   account: SessionAccount | undefined;
   organization: OrganizationStanding | undefined;
 }
@@ -49,6 +50,19 @@ export type RevokedReason = "rotated" | "logout" | "revoked" | "reuse_detected" 
 
 const COLUMNS = "id, organization_id, user_id, device_id, user_agent, host(ip_address) AS ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at, last_used_at, revoked_at, revoked_reason, created_at";
 
+/** SessionStore.rotate's statement, built once: a refresh is mostly this. */
+const ROTATE = `WITH s AS (
+     UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now()
+     WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > now()
+     RETURNING organization_id, user_id, device_id, user_agent, family_id),
+   successor AS (
+     INSERT INTO identity.sessions (id, organization_id, user_id, device_id, user_agent, ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at)
+     SELECT $2, s.organization_id, s.user_id, s.device_id, coalesce(nullif($3, ''), s.user_agent), $4::inet, s.family_id, $5, $6, $7 FROM s)
+   SELECT s.family_id, s.organization_id, s.user_id, u.id AS account_id, u.is_staff AS account_is_staff, u.is_active AS account_is_active,
+     u.deleted_at AS account_deleted_at, u.ban_until AS account_ban_until,
+     o.code AS org_code, o.status AS org_status, o.status_reason AS org_status_reason
+   FROM s LEFT JOIN identity.users u ON u.id = s.user_id LEFT JOIN identity.organizations o ON o.id = u.organization_id`;
+
 /**
  * identity.sessions. A session as users see it is a family: each refresh rotation adds a row to
  * the family and marks the previous one "rotated". Access tokens carry the family id as `sid`.
@@ -64,26 +78,16 @@ export class SessionStore {
   }
 
   /**
-   * Rotates a live, unexpired refresh token in one statement: marks its row "rotated", inserts
+   * Rotates a live, unexpired refresh token in one statement, a transaction of its own (one
+   * round trip, as withSystem would see the rows): marks its row "rotated", inserts
    * its successor in the same family, and returns the rotated row with the standing of its user
    * and organisation (what refusalToSignIn needs; a refused successor is revoked with its family).
    * Undefined, and nothing inserted, when the token is unknown, already rotated or revoked, or
    * expired: byRefreshHashForUpdate then says which. A concurrent rotation of the same token waits
    * for this one's row lock, then finds it rotated.
    */
-  async rotate(tx: Transaction, hash: string, successor: Successor): Promise<RotatedSession | undefined> {
-    const row = await this.sql.row<SessionRow & AccountColumns>(tx,
-      `WITH s AS (
-         UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'rotated', last_used_at = now()
-         WHERE refresh_token_hash = $1 AND revoked_at IS NULL AND refresh_expires_at > now()
-         RETURNING ${COLUMNS}),
-       successor AS (
-         INSERT INTO identity.sessions (id, organization_id, user_id, device_id, user_agent, ip_address, family_id, refresh_token_hash, access_jti, refresh_expires_at)
-         SELECT $2, s.organization_id, s.user_id, s.device_id, coalesce(nullif($3, ''), s.user_agent), $4::inet, s.family_id, $5, $6, $7 FROM s)
-       SELECT s.*, u.id AS account_id, u.is_staff AS account_is_staff, u.is_active AS account_is_active,
-         u.deleted_at AS account_deleted_at, u.ban_until AS account_ban_until,
-         o.code AS org_code, o.status AS org_status, o.status_reason AS org_status_reason
-       FROM s LEFT JOIN identity.users u ON u.id = s.user_id LEFT JOIN identity.organizations o ON o.id = u.organization_id`,
+  async rotate(db: Pick<Database, "systemStatement">, hash: string, successor: Successor): Promise<RotatedSession | undefined> {
+    const [row] = await db.systemStatement<RotatedSession["session"] & AccountColumns>(ROTATE,
       [hash, successor.id, successor.user_agent, successor.ip_address, successor.refresh_token_hash, successor.access_jti, successor.refresh_expires_at]);
     if (!row) return undefined;
     const { account_id, account_is_staff, account_is_active, account_deleted_at, account_ban_until, org_code, org_status, org_status_reason, ...session } = row;

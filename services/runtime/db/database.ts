@@ -1,10 +1,14 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Client } from "pg";
 import { QueryTypes, Sequelize, type Transaction } from "sequelize";
 import { AppError, invalidArgument, unavailable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded.js";
 import { runMigrations, type Migration } from "./migrate.js";
+import { HelperTransaction } from "./helper-transaction.js";
 import { ORG_SETTING, SYSTEM_ROLE, TENANT_ROLE, ensureRuntimeRoles } from "./rls.js";
+import { runAlone } from "./statement-alone.js";
+import { observed, prepareStatementsOn, prepared } from "./statements.js";
 
 export interface OpenDatabaseOptions {
   /** postgres:// URL. Without it, an embedded PGlite is started for this Database alone. */
@@ -36,6 +40,14 @@ export interface Database {
   withTenant<T>(organizationId: string, fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs fn in a transaction that sees every tenant's rows: for cross-tenant jobs only. */
   withSystem<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * One statement as a transaction of its own, seeing what withTenant would: sent with the
+   * transaction's settings in a single round trip, where withTenant takes three (open, statement,
+   * commit). For hot paths whose whole transaction is one statement. Answers its rows.
+   */
+  tenantStatement<T extends object>(organizationId: string, sql: string, bind?: unknown[]): Promise<T[]>;
+  /** As tenantStatement, seeing what withSystem would. */
+  systemStatement<T extends object>(sql: string, bind?: unknown[]): Promise<T[]>;
   /** Applies the schema's pending migrations; returns the names applied by this call. */
   migrate(schema: string, migrations: readonly Migration[]): Promise<string[]>;
   /** Resolves when the database answers `SELECT 1` in time; otherwise throws UNAVAILABLE. */
@@ -45,6 +57,14 @@ export interface Database {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A statement run alone sets the role and organisation with parameters: it is prepared once per connection. */
+const SETTINGS = `SELECT set_config('role', $1, true), set_config('${ORG_SETTING}', $2, true)`;
+
+function invalidOrganization(organizationId: string): AppError | undefined {
+  if (typeof organizationId === "string" && UUID.test(organizationId)) return undefined;
+  return invalidArgument("organization_id", `must be a UUID, got ${JSON.stringify(String(organizationId).slice(0, 64))}`);
+}
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const log = opts.logger.child({ component: "db" });
@@ -71,6 +91,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   try {
     await sequelize.authenticate({ logging: false });
     await ensureRuntimeRoles(sequelize);
+    await prepareStatementsOn(sequelize);
   } catch (err) {
     await sequelize.close().catch(() => {});
     await embedded?.stop();
@@ -99,12 +120,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     return getConnection(options);
   };
 
-  const inTransaction = async <T>(
-    helper: string,
-    role: string,
-    organizationId: string,
-    fn: (tx: Transaction) => Promise<T>,
-  ): Promise<T> => {
+  const refuseNesting = (helper: string) => {
     const outer = helperScope.getStore();
     if (outer?.open) {
       throw new Error(
@@ -112,23 +128,46 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
           `(a second transaction would wait for the first one forever in embedded mode)`,
       );
     }
+  };
+
+  const inTransaction = async <T>(
+    helper: string,
+    role: string,
+    organizationId: string,
+    fn: (tx: Transaction) => Promise<T>,
+  ): Promise<T> => {
+    refuseNesting(helper);
     const scope: HelperScope = { helper, open: true };
     try {
-      return await helperScope.run(scope, () =>
-        sequelize.transaction(async (tx) => {
-          scope.tx = tx; // from here on, the helper's own connection is taken
-          // One statement, one round trip; both settings end with the transaction.
-          await sequelize.query(`SELECT set_config('role', $1, true), set_config('${ORG_SETTING}', $2, true)`, {
-            bind: [role, organizationId],
-            type: QueryTypes.SELECT,
-            transaction: tx,
-          });
-          return fn(tx);
-        }),
-      );
+      return await helperScope.run(scope, async () => {
+        const tx = new HelperTransaction(sequelize, role, organizationId);
+        await tx.start();
+        scope.tx = tx; // from here on, the helper's own connection is taken
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (err) {
+          await tx.rollback().catch(() => {});
+          throw err;
+        }
+        await tx.commit();
+        return result;
+      });
     } finally {
       // Work fn left running in the background may query on its own once the transaction is over.
       scope.open = false;
+    }
+  };
+
+  const alone = async <T>(helper: string, role: string, organizationId: string, text: string, bind: unknown[]): Promise<T[]> => {
+    refuseNesting(helper);
+    const client = (await getConnection({})) as Client;
+    try {
+      const settings = prepared(sequelize, SETTINGS, [role, organizationId], "alone");
+      const statement = prepared(sequelize, text, bind, "alone");
+      return (await observed(sequelize, client, text, () => runAlone(client, settings, statement))).rows as T[];
+    } finally {
+      pool.releaseConnection(client);
     }
   };
 
@@ -138,16 +177,21 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     sequelize,
 
     withTenant(organizationId, fn) {
-      if (typeof organizationId !== "string" || !UUID.test(organizationId)) {
-        return Promise.reject(
-          invalidArgument("organization_id", `must be a UUID, got ${JSON.stringify(String(organizationId).slice(0, 64))}`),
-        );
-      }
-      return inTransaction("withTenant", TENANT_ROLE, organizationId, fn);
+      const invalid = invalidOrganization(organizationId);
+      return invalid ? Promise.reject(invalid) : inTransaction("withTenant", TENANT_ROLE, organizationId, fn);
     },
 
     withSystem(fn) {
       return inTransaction("withSystem", SYSTEM_ROLE, "", fn);
+    },
+
+    tenantStatement(organizationId, sql, bind = []) {
+      const invalid = invalidOrganization(organizationId);
+      return invalid ? Promise.reject(invalid) : alone("tenantStatement", TENANT_ROLE, organizationId, sql, bind);
+    },
+
+    systemStatement(sql, bind = []) {
+      return alone("systemStatement", SYSTEM_ROLE, "", sql, bind);
     },
 
     migrate(schema, migrations) {
@@ -187,6 +231,7 @@ interface HelperScope {
 
 interface ConnectionSource {
   getConnection(options: unknown): Promise<unknown>;
+  releaseConnection(connection: unknown): void;
 }
 
 /** host:port/database, for messages: never the password. */

@@ -1,15 +1,17 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { Sequelize, Transaction } from "sequelize";
+import { runStatement } from "./statements.js";
 
 /**
  * Parameterised SQL inside a helper's transaction ($1, $2 … placeholders). Services write their
  * storage with these three, so every query visibly runs in `tx`, under row-level security.
+ * Statements with bind values are prepared once per connection (statements.ts).
  */
 export class Sql {
   constructor(private readonly sequelize: Sequelize) {}
 
   /** All rows. */
-  rows<T extends object>(tx: Transaction, sql: string, bind: unknown[] = []): Promise<T[]> {
-    return this.sequelize.query<T>(sql, { bind, transaction: tx, type: QueryTypes.SELECT });
+  async rows<T extends object>(tx: Transaction, sql: string, bind: unknown[] = []): Promise<T[]> {
+    return (await runStatement(this.sequelize, tx, sql, bind)).rows as T[];
   }
 
   /** The first row, or undefined. */
@@ -19,9 +21,7 @@ export class Sql {
 
   /** A statement without a result; returns the number of rows it touched. */
   async execute(tx: Transaction, sql: string, bind: unknown[] = []): Promise<number> {
-    const [, meta] = await this.sequelize.query(sql, { bind, transaction: tx, raw: true });
-    // Sequelize answers an INSERT with the count itself and anything else with pg's Result.
-    return typeof meta === "number" ? meta : ((meta as { rowCount?: number } | undefined)?.rowCount ?? 0);
+    return (await runStatement(this.sequelize, tx, sql, bind)).rowCount;
   }
 }
 
