@@ -7,6 +7,7 @@ import type { AgentConfig } from "./config.js";
 import { release, type Mat } from "./cv.js";
 import { HeartbeatSender } from "./health/heartbeat.js";
 import { AgentMetrics } from "./health/metrics.js";
+import { SourceHealth } from "./health/source-health.js";
 import { openSource, type FrameSource } from "./capture/sources.js";
 import { createDetector } from "./pipeline/detector.js";
 import { FramePipeline, type Emitted } from "./pipeline/pipeline.js";
@@ -40,9 +41,11 @@ export class Agent {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private heartbeat: HeartbeatSender | undefined;
+  /** Aborted by stop: ends a live source's wait to reconnect at once. */
+  private readonly captureAbort = new AbortController();
   /** Why capture ended early, if it failed (the source broke). */
   failure: Error | undefined;
-  /** Resolves when capture has ended (the source ran out, or stop was called). */
+  /** Resolves when capture has ended (a file or directory ran out, or stop was called; a live source that drops is reopened instead). */
   readonly done: Promise<void>;
 
   private constructor(
@@ -55,6 +58,7 @@ export class Agent {
     readonly link: AgentLink,
     private readonly tokens: DeviceTokens,
     private readonly source: FrameSource,
+    private readonly sourceHealth: SourceHealth,
     private readonly pipeline: FramePipeline,
     private readonly logger: Logger,
   ) {
@@ -73,7 +77,8 @@ export class Agent {
       tokens.close();
       throw err;
     });
-    const source = await openSource(config);
+    const sourceHealth = new SourceHealth(metrics, logger);
+    const source = await openSource(config, sourceHealth);
     const { kind, natsUrl, visionAddress, namespace, publishTimeoutMs: timeoutMs } = config.transport;
     const link = kind === "grpc"
       ? new GrpcLink(tokens, { address: visionAddress!, timeoutMs, logger })
@@ -106,9 +111,10 @@ export class Agent {
         if (started?.failure) throw new Error(`capture failed: ${started.failure.message}`);
       },
     });
+    admin.addReadinessCheck({ name: "source", check: () => sourceHealth.check() });
     const metricsPort = await admin.listen(config.health.host, config.health.metricsPort);
     logger.info({ source: source.description, detector: detector.backend, transport: kind, tokens: issuer.description, metricsPort, spooled: spool.size, organizationId }, "agent started");
-    const agent = new Agent(config, metrics, admin, metricsPort, spool, outbox, link, tokens, source, pipeline, logger);
+    const agent = new Agent(config, metrics, admin, metricsPort, spool, outbox, link, tokens, source, sourceHealth, pipeline, logger);
     started = agent;
     if (link instanceof NatsLink) {
       // The audit service raises DEVICE_DOWN in the device's organisation, which it reads from here.
@@ -132,6 +138,7 @@ export class Agent {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    this.captureAbort.abort();
     await this.done;
     this.pipeline.flush();
     this.heartbeat?.stop();
@@ -149,8 +156,8 @@ export class Agent {
     this.metrics.refresh();
     const online = this.outbox.isOnline && this.spool.size === 0;
     return {
-      status: online ? ("UP" as const) : ("DEGRADED" as const),
-      metadata: { source: this.source.description, spooledMessages: this.spool.size, spooledBytes: this.spool.bytes, spoolDropped: this.spool.dropped, published: this.outbox.published },
+      status: online && this.sourceHealth.up ? ("UP" as const) : ("DEGRADED" as const),
+      metadata: { source: this.source.description, sourceUp: this.sourceHealth.up, spooledMessages: this.spool.size, spooledBytes: this.spool.bytes, spoolDropped: this.spool.dropped, published: this.outbox.published },
     };
   }
 
@@ -160,7 +167,7 @@ export class Agent {
     let nextDue = Date.now();
     try {
       while (!this.stopping) {
-        const frame: Mat | undefined = await this.source.read();
+        const frame: Mat | undefined = await this.source.read(this.captureAbort.signal);
         if (!frame) break;
         const now = Date.now();
         if (this.source.live) {

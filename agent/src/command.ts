@@ -45,7 +45,7 @@ export function agentCommand(name = "agent"): Command {
   return command;
 }
 
-/** Runs until the source ends or SIGTERM/SIGINT; exit code 1 if capture failed, the status's code if it could not start. */
+/** Runs until a file or directory source ends (live sources reconnect) or SIGTERM/SIGINT; exit code 1 if capture failed, the status's code if it could not start. */
 async function runAgent(config: AgentConfig): Promise<void> {
   // Imported here so `--help` and config errors need neither OpenCV nor the models.
   const { Agent } = await import("./agent.js");

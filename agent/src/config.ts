@@ -16,6 +16,8 @@ export interface AgentConfig {
   realtime: boolean;
   /** Loop a file or directory source forever (benchmarks, demos). */
   loop: boolean;
+  /** A live source silent this long has dropped (and is reopened); it also bounds one attempt to open a stream. */
+  sourceTimeoutMs: number;
   /** Frames are scaled down to at most this width before anything else. */
   maxWidth: number;
   motion: { enabled: boolean; width: number; pixelThreshold: number; minAreaFraction: number; keyframeMs: number };
@@ -40,11 +42,15 @@ export interface OptionSpec {
   default?: string;
 }
 
+/** Dead streams are noticed in seconds (FFmpeg's own default through OpenCV is 30 s). */
+export const DEFAULT_SOURCE_TIMEOUT_MS = 5000;
+
 export const OPTIONS = {
   source: { flag: "--source <src>", env: "ROLLCALL_AGENT_SOURCE", description: "where frames come from: a video file, a directory of images (read in name order), an rtsp:// or http(s):// stream URL, or a local camera (/dev/videoN or its index N)" },
   fps: { flag: "--fps <n>", env: "ROLLCALL_AGENT_FPS", description: "frames per second taken from the source (0.1-120); faster sources are sampled down, directories are played at this rate", default: "10" },
   realtime: { flag: "--realtime <bool>", env: "ROLLCALL_AGENT_REALTIME", description: "pace file and directory sources to --fps in wall-clock time (false: as fast as the pipeline runs)", default: "true" },
   loop: { flag: "--loop <bool>", env: "ROLLCALL_AGENT_LOOP", description: "start a file or directory source again at its end", default: "false" },
+  sourceTimeout: { flag: "--source-timeout-ms <ms>", env: "ROLLCALL_AGENT_SOURCE_TIMEOUT_MS", description: "a stream or camera that ends, fails or sends nothing for this long has dropped: the agent stays up (/readyz 503, rollcall_agent_source_up 0) and reopens it, waiting 0.5 s doubling to 30 s between tries, until frames come again or SIGTERM. Also bounds one try to open a stream. Streams: FFmpeg's socket timeout (a `timeout` the operator sets in OPENCV_FFMPEG_CAPTURE_OPTIONS wins); cameras: V4L2's, in whole seconds (500-120000)", default: String(DEFAULT_SOURCE_TIMEOUT_MS) },
   maxWidth: { flag: "--max-width <px>", env: "ROLLCALL_AGENT_MAX_WIDTH", description: "frames wider than this are scaled down first (160-3840)", default: "1280" },
   motion: { flag: "--motion <bool>", env: "ROLLCALL_AGENT_MOTION", description: "skip frames without motion (frame differencing on a small grey copy); false = detect on every frame", default: "true" },
   motionWidth: { flag: "--motion-width <px>", env: "ROLLCALL_AGENT_MOTION_WIDTH", description: "width of the grey copy motion is measured on (32-640)", default: "160" },
@@ -154,6 +160,7 @@ export function loadAgentConfig(flags: RawOptions, env: Record<string, string | 
     fps: real("fps", 0.1, 120),
     realtime: bool("realtime"),
     loop: bool("loop"),
+    sourceTimeoutMs: int("sourceTimeout", 500, 120_000),
     maxWidth: int("maxWidth", 160, 3840),
     motion: {
       enabled: bool("motion"),

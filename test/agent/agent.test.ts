@@ -196,7 +196,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
       assert.ok(rate >= 3 && rate <= 8, `captured ${rate.toFixed(2)} frames/s from a 20 fps stream at --fps 5`);
     } finally {
       await agent.stop();
-      camera.stop();
+      await camera.stop();
     }
   });
 

@@ -79,7 +79,7 @@ describe("agent capture and pipeline (OpenCV): sources, motion gate, detection, 
       }
       source.close();
     } finally {
-      camera.stop();
+      await camera.stop();
     }
   });
 

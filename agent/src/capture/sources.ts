@@ -2,23 +2,31 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { AppError } from "../../../services/runtime/errors.js";
-import type { AgentConfig } from "../config.js";
+import { DEFAULT_SOURCE_TIMEOUT_MS, type AgentConfig } from "../config.js";
 import { cv, type Mat } from "../cv.js";
+import { LiveCapture, type LiveSourceListener } from "./live-capture.js";
+import { acceptsConnections } from "./tcp-probe.js";
 import { openCamera, openStream, openVideoFile, type VideoCapture } from "./video-capture.js";
 
-/** Frames from somewhere; `read` resolves undefined at the end (files, directories without --loop). */
+/** Frames from somewhere. */
 export interface FrameSource {
   readonly description: string;
-  /** True for cameras and streams: frames come at their own pace and are sampled down to fps. */
+  /** True for cameras and streams: frames come at their own pace and are sampled down to fps; they never end, they drop and come back. */
   readonly live: boolean;
-  read(): Promise<Mat | undefined>;
+  /** The next frame; undefined at the end of a file or directory (without --loop), or once `signal` aborts a live source's wait to reconnect. */
+  read(signal?: AbortSignal): Promise<Mat | undefined>;
   close(): void;
 }
 
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"]);
 
-export async function openSource(config: Pick<AgentConfig, "source" | "fps" | "loop">): Promise<FrameSource> {
+/** The configuration's source; a live one tells `listener` when it drops and when it is back. */
+export async function openSource(
+  config: Pick<AgentConfig, "source" | "fps" | "loop"> & Partial<Pick<AgentConfig, "sourceTimeoutMs">>,
+  listener?: LiveSourceListener,
+): Promise<FrameSource> {
   const { kind, location, cameraIndex } = config.source;
+  const timeoutMs = config.sourceTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS;
   switch (kind) {
     case "dir":
       return ImageDirectory.open(location, config.loop);
@@ -26,10 +34,17 @@ export async function openSource(config: Pick<AgentConfig, "source" | "fps" | "l
       return new VideoFile(location, config.fps, config.loop);
     case "url": {
       const description = redactUrl(location);
-      return new LiveCapture(openStream(location, description), description);
+      const open = () => openStream(location, description, timeoutMs);
+      const reopen = async (signal: AbortSignal | undefined) => {
+        await acceptsConnections(location, description, timeoutMs, signal);
+        return open();
+      };
+      return new LiveCapture(open(), reopen, description, timeoutMs, listener);
     }
-    case "camera":
-      return new LiveCapture(openCamera(cameraIndex!), location);
+    case "camera": {
+      const open = () => openCamera(cameraIndex!, timeoutMs);
+      return new LiveCapture(open(), async () => open(), location, timeoutMs, listener);
+    }
   }
 }
 
@@ -108,22 +123,6 @@ class VideoFile implements FrameSource {
       return frame;
     }
     return undefined;
-  }
-
-  close(): void {
-    this.capture.release();
-  }
-}
-
-/** A camera or a network stream: whatever frame is next; the caller samples them down. */
-class LiveCapture implements FrameSource {
-  readonly live = true;
-
-  constructor(private readonly capture: VideoCapture, readonly description: string) {}
-
-  async read(): Promise<Mat | undefined> {
-    const frame = await this.capture.readAsync();
-    return frame.empty ? undefined : frame;
   }
 
   close(): void {

@@ -11,7 +11,7 @@ export interface HeartbeatState {
 
 /**
  * Every `intervalMs`, a Heartbeat on `health.device:<id>` for audit's fleet view: status (UP, or
- * DEGRADED while spooling), CPU and memory, and counters. Best effort: a missed one is not
+ * DEGRADED while spooling or while the source is down), CPU and memory, and counters. Best effort: a missed one is not
  * spooled, audit marks the device DOWN after three.
  */
 export class HeartbeatSender {

@@ -25,6 +25,8 @@ export class AgentMetrics extends Metrics {
   readonly spoolMessages = this.gauge("rollcall_agent_spool_messages", "Messages waiting in the spool directory.");
   readonly spoolAge = this.gauge("rollcall_agent_spool_oldest_age_seconds", "Age of the oldest spooled message, in seconds (0 when empty).");
   readonly connected = this.gauge("rollcall_agent_connected", "1 while messages are being published to NATS, 0 while they are spooled.");
+  readonly sourceUp = this.gauge("rollcall_agent_source_up", "1 while the source gives frames, 0 while a live source (stream, camera) that dropped is being reopened.");
+  readonly sourceReconnects = this.counter("rollcall_agent_source_reconnects_total", "Outages of a live source that ended: it was reopened and gave frames again.");
 
   /** Sets the gauges that mirror state (spool, connection); called before every scrape. */
   refresh: () => void = () => {};
