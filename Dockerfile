@@ -23,14 +23,20 @@ COPY . .
 RUN printf '{"extends": "./tsconfig.json", "include": ["gen", "services"]}' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json
 
-# The runtime's node_modules: the build's without its dev dependencies, and with local packages
-# (faiss-node is file:scripts/faiss/faiss-node, a symlink out of node_modules) copied in.
+# The runtime's node_modules: the build's without its dev dependencies, with local packages
+# (faiss-node is file:scripts/faiss/faiss-node, a symlink out of node_modules) copied in, and
+# onnxruntime-node's binaries for this platform only (it ships Windows, macOS and arm64 ones too:
+# 220 of its 288 MB).
 FROM build AS production-modules
 RUN npm prune --omit=dev --no-audit --no-fund \
  && find node_modules -maxdepth 2 -type l | while read -r link; do \
       target=$(readlink -f "$link"); \
       case $target in /src/node_modules/*) ;; *) rm "$link" && cp -a "$target" "$link" ;; esac; \
-    done
+    done \
+ && ort=node_modules/onnxruntime-node/bin/napi-v6 \
+ && find "$ort" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + \
+ && find "$ort/linux" -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} + \
+ && test -n "$(find "$ort/linux/$(node -p process.arch)" -name 'onnxruntime_binding.node')"
 
 # The agent is its own package (agent/package.json), built against Debian's OpenCV (~5 minutes).
 FROM build AS agent-build
@@ -41,6 +47,12 @@ ENV OPENCV4NODEJS_DISABLE_AUTOBUILD=1
 RUN cd agent && npm ci --omit=dev --no-audit --no-fund
 RUN printf '{"extends": "./tsconfig.json", "include": ["agent"]}' > tsconfig.agent.json \
  && npx tsc -p tsconfig.agent.json
+# The Debian packages of the OpenCV libraries the binding links, read off the binding itself, so
+# the runtime installs exactly those (a hand-kept list missed highgui once).
+RUN binding=$(find agent/node_modules/@u4/opencv4nodejs/build/Release -name '*.node' | head -1) \
+ && ldd "$binding" | grep -o 'libopencv_[a-z0-9_]*\.so\.[0-9]*' | sort -u \
+    | while read -r lib; do dpkg -S "*/$lib" | head -1 | cut -d: -f1; done | sort -u > /src/opencv-runtime-packages \
+ && grep -q libopencv-core /src/opencv-runtime-packages
 
 # Shared by both runtimes: a non-root user and the writable places a read-only root needs.
 FROM ${NODE_IMAGE} AS base
@@ -79,9 +91,10 @@ ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/services/main.js"]
 CMD ["serve"]
 
 FROM base AS agent
+COPY --from=agent-build /src/opencv-runtime-packages /tmp/opencv-runtime-packages
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406 libopencv-videoio406 libopencv-objdetect406 libopencv-dnn406 \
- && rm -rf /var/lib/apt/lists/*
+ && xargs -a /tmp/opencv-runtime-packages apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/opencv-runtime-packages
 # The agent's code is compiled with the rest (dist/agent); its own dependencies sit beside it.
 COPY --from=build --chown=root:root /src/package.json ./
 COPY --from=production-modules --chown=root:root /src/node_modules ./node_modules

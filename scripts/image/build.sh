@@ -80,7 +80,19 @@ for target in "${TARGETS[@]}"; do
     [ -n "$ready" ] || { echo "$image: identity and authz did not become ready" >&2; exit 1; }
     echo "$image: serve identity authz is ready (/readyz 200)"
   else
-    "${run[@]}" "$image" --help | head -5
+    # Whole output first: `| head` would close the pipe early and fail podman's attach.
+    "${run[@]}" "$image" --help > "$WORK/agent-help.txt" && head -5 "$WORK/agent-help.txt"
+    # OpenCV's runtime libraries and onnxruntime load as uid 10001 on a read-only root: decode a
+    # photo with OpenCV and find its face with the agent's own detector.
+    models=${ROLLCALL_SMOKE_MODELS:-$ROOT/models}
+    faces=${ROLLCALL_SMOKE_FACES:-$ROOT/../shared/faces/identities}
+    "${run[@]}" -v "$models:/models:ro" -v "$faces:/faces:ro" --entrypoint node "$image" --input-type=module -e "
+      const { cv } = await import('/app/dist/agent/src/cv.js');
+      const { createDetector } = await import('/app/dist/agent/src/pipeline/detector.js');
+      const frame = cv.imread('/faces/img1.jpg');
+      const faces = await (await createDetector('onnxruntime', '/models', 1)).detect(frame, 0.6);
+      console.log('agent smoke: OpenCV ' + cv.version.major + '.' + cv.version.minor + ' decoded ' + frame.cols + 'x' + frame.rows + ', onnxruntime found ' + faces.length + ' face(s) as uid ' + process.getuid());
+      if (faces.length !== 1) process.exit(1);"
   fi
   "${PODMAN[@]}" image ls "$image"
 done
