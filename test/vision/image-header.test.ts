@@ -30,6 +30,25 @@ describe("image header", () => {
     }
   });
 
+  it("reads a JPEG's coding process, colour space and ICC profile as libvips sees them", async () => {
+    const base = sharp(await photo("identities/img1.jpg")).resize(300, 200, { fit: "fill" });
+    const frames = {
+      baseline: [base.clone().jpeg(), { sof: 0xc0, precision: 8, colour: "ycbcr", iccProfile: false }],
+      progressive: [base.clone().jpeg({ progressive: true }), { sof: 0xc2, precision: 8, colour: "ycbcr", iccProfile: false }],
+      grey: [base.clone().toColourspace("b-w").jpeg(), { sof: 0xc0, precision: 8, colour: "grey", iccProfile: false }],
+      cmyk: [base.clone().toColourspace("cmyk").jpeg(), { sof: 0xc0, precision: 8, colour: "cmyk", iccProfile: false }],
+      "Display P3": [base.clone().withIccProfile("p3").jpeg(), { sof: 0xc0, precision: 8, colour: "ycbcr", iccProfile: true }],
+    } as const;
+    for (const [name, [encoder, expected]] of Object.entries(frames)) {
+      const bytes = await encoder.toBuffer();
+      const meta = await sharp(bytes).metadata();
+      assert.deepEqual(readImageHeader(bytes, "jpeg").jpeg, expected, name);
+      assert.deepEqual([meta.isProgressive, meta.channels === 1, meta.space === "cmyk", meta.icc !== undefined], [
+        expected.sof === 0xc2, expected.colour === "grey", expected.colour === "cmyk", expected.iccProfile,
+      ], name);
+    }
+  });
+
   it("gives a rotated photo reduced for detection its upright size", async () => {
     const bytes = await sharp(await photo("identities/img2.jpg")).withMetadata({ orientation: 6 }).toBuffer();
     const decoded = await decodeImage(bytes, LIMITS, 640);

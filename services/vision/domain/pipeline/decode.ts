@@ -1,5 +1,6 @@
 import sharp from "sharp";
-import { readImageHeader, sniffFormat, uprightSize, type ImageFormat } from "./image-header.js";
+import { readImageHeader, sniffFormat, uprightSize, type ImageFormat, type ImageHeader } from "./image-header.js";
+import { decodableByTurbo, decodeWithTurbo } from "./jpeg-turbo-decoder.js";
 
 export { sniffFormat, type ImageFormat };
 
@@ -31,7 +32,8 @@ export class ImageError extends Error {
  * detector's input, made in the same libvips pass as the decode (JPEG shrink-on-load applies
  * from a 3x reduction, WebP's from any; full-size pixels are never copied out for detection),
  * and the full-size pixels on demand (small faces are aligned from them; crops kept for
- * review are cut from them).
+ * review are cut from them). A plain JPEG that already fits (a camera frame) is decoded by
+ * libjpeg-turbo alone, without libvips (see jpeg-turbo-decoder.ts).
  */
 export class DecodedImage {
   private fullPixels?: Promise<RgbImage>;
@@ -83,15 +85,21 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits, reduce
   if (!format) throw new ImageError("UNDECODABLE", "is not a JPEG, PNG or WebP image");
   const maxPixels = Math.floor(limits.maxMegapixels * 1e6);
   const undecodable = (err: unknown) => new ImageError("UNDECODABLE", `could not be decoded as ${format.toUpperCase()} (${(err as Error).message})`);
+  let header: ImageHeader;
   let size: { width: number; height: number };
   try {
-    size = uprightSize(readImageHeader(bytes, format));
+    header = readImageHeader(bytes, format);
+    size = uprightSize(header);
   } catch (err) {
     throw undecodable(err);
   }
   const pixels = size.width * size.height;
   if (pixels > maxPixels) {
     throw new ImageError("TOO_LARGE", `${(pixels / 1e6).toFixed(1)} megapixels exceeds the limit of ${limits.maxMegapixels}`);
+  }
+  if (decodableByTurbo(bytes, header, reduceTo)) {
+    const frame = await decodeWithTurbo(bytes);
+    if (frame) return new DecodedImage(frame.width, frame.height, frame, () => Promise.resolve(frame), format) as DecodedImage & { format: ImageFormat };
   }
   const decode = async (maxSide?: number): Promise<RgbImage> => {
     try {

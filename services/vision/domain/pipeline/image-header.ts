@@ -3,7 +3,8 @@
  * check and the choice of decode size need them before libvips opens the image, and asking
  * libvips (sharp's metadata()) costs a second open per image. What is read here is what libvips
  * reads: JPEG frame header + APP1 Exif, PNG IHDR + eXIf before the first IDAT, WebP VP8/VP8L/VP8X
- * + EXIF chunk.
+ * + EXIF chunk. For JPEG it also reads what decides whether libjpeg-turbo alone decodes the image
+ * as libvips would (coding process, colour space, ICC profile).
  */
 
 export type ImageFormat = "jpeg" | "png" | "webp";
@@ -14,6 +15,21 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1..8 (1 when absent or unreadable, as libvips treats it). */
   orientation: number;
+  /** JPEG only. */
+  jpeg?: JpegFrame;
+}
+
+/** The colour space libjpeg takes a JPEG's components to be in (default_decompress_parms in jdapimin.c). */
+export type JpegColour = "grey" | "ycbcr" | "rgb" | "cmyk" | "ycck" | "unknown";
+
+export interface JpegFrame {
+  /** Start-of-frame marker: 0xc0 baseline, 0xc1 extended sequential, 0xc2 progressive; the rest are lossless, arithmetic-coded or hierarchical. */
+  sof: number;
+  /** Bits per sample. */
+  precision: number;
+  colour: JpegColour;
+  /** Has an APP2 ICC_PROFILE segment: libvips then converts the pixels from that profile to sRGB. */
+  iccProfile: boolean;
 }
 
 /** By content, never by file name (a PNG named .jpg is still a PNG). */
@@ -39,10 +55,16 @@ export function uprightSize(header: ImageHeader): { width: number; height: numbe
 
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
 
-/** Markers up to the start of scan: the frame header gives the size, the last Exif APP1 the orientation. */
+/**
+ * Markers up to the start of scan: the frame header gives the size and components, the last Exif
+ * APP1 the orientation, APP0 JFIF and APP14 Adobe the colour space, APP2 whether there is an ICC profile.
+ */
 function jpegHeader(b: Uint8Array): ImageHeader {
-  let size: { width: number; height: number } | undefined;
+  let frame: { width: number; height: number; sof: number; precision: number; componentIds: number[] } | undefined;
   let orientation = 1;
+  let jfif = false;
+  let adobeTransform: number | undefined;
+  let iccProfile = false;
   let p = 2;
   for (;;) {
     while (p < b.length && b[p] !== 0xff) p++;
@@ -56,17 +78,40 @@ function jpegHeader(b: Uint8Array): ImageHeader {
     const end = p + length;
     if (length < 2 || end > b.length) throw new Error("ends inside a marker segment");
     if (marker === 0xda) {
-      if (!size) throw new Error("has no frame header before the image data");
-      return { ...size, orientation };
+      if (!frame) throw new Error("has no frame header before the image data");
+      const { width, height, sof, precision, componentIds } = frame;
+      return { width, height, orientation, jpeg: { sof, precision, colour: jpegColour(componentIds, jfif, adobeTransform), iccProfile } };
     }
     if (SOF_MARKERS.has(marker)) {
       if (length < 7) throw new Error("has a short frame header");
-      size = { height: u16be(b, p + 3), width: u16be(b, p + 5) };
+      // A frame header too short for its components is left for libvips to reject; no components make it "unknown".
+      const count = length >= 8 ? b[p + 7]! : 0;
+      const componentIds = length >= 8 + 3 * count ? Array.from({ length: count }, (_, i) => b[p + 8 + 3 * i]!) : [];
+      frame = { height: u16be(b, p + 3), width: u16be(b, p + 5), sof: marker, precision: b[p + 2]!, componentIds };
     } else if (marker === 0xe1 && length >= 8 && ascii(b, p + 2, p + 6) === "Exif") {
       orientation = exifOrientation(b, p + 2, end);
+    } else if (marker === 0xe0 && length >= 16 && ascii(b, p + 2, p + 7) === "JFIF\0") {
+      jfif = true;
+    } else if (marker === 0xee && length >= 14 && ascii(b, p + 2, p + 7) === "Adobe") {
+      adobeTransform = b[p + 13]!;
+    } else if (marker === 0xe2 && length >= 16 && ascii(b, p + 2, p + 14) === "ICC_PROFILE\0") {
+      iccProfile = true;
     }
     p = end;
   }
+}
+
+/** As libjpeg decides it; the cases where libjpeg warns and guesses are "unknown". */
+function jpegColour(ids: number[], jfif: boolean, adobeTransform: number | undefined): JpegColour {
+  if (ids.length === 1) return "grey";
+  if (ids.length === 3) {
+    if (jfif) return "ycbcr";
+    if (adobeTransform !== undefined) return adobeTransform === 0 ? "rgb" : adobeTransform === 1 ? "ycbcr" : "unknown";
+    if (ids[0] === 82 && ids[1] === 71 && ids[2] === 66) return "rgb"; // 'R' 'G' 'B'
+    return "ycbcr";
+  }
+  if (ids.length === 4) return adobeTransform === undefined || adobeTransform === 0 ? "cmyk" : adobeTransform === 2 ? "ycck" : "unknown";
+  return "unknown";
 }
 
 const PNG_SIGNATURE_LENGTH = 8;
