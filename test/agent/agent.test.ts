@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +17,7 @@ import { startIdentityMesh, type IdentityMesh } from "../identity/mesh-fixture.j
 import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.js";
 import { startMjpegServer } from "./support/mjpeg.js";
 import { OwnNatsServer, waitFor } from "./support/nats-server.js";
+import { startAgentProcess } from "./support/agent-process.js";
 
 const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
 const NAMESPACE = `agent${process.pid}`;
@@ -202,31 +202,16 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
 
   /** The agent as its own process (agent/bin), with this test's identity, NATS and device. */
   function spawnAgent(args: string[]) {
-    const child = spawn(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--models", MODELS_DIR, "--nats", nats.url, "--namespace", NAMESPACE, "--identity", mesh.target, "--metrics-port", "0", "--retry-ms", "100", "--publish-timeout-ms", "300", "--log-level", "info", ...args], {
-      cwd: path.resolve(import.meta.dirname, "../.."),
-      env: { ...process.env, ROLLCALL_DEVICE_ID: device.id, ROLLCALL_DEVICE_SECRET: device.secret },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout!.on("data", (chunk) => (output += chunk));
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const agent = startAgentProcess(
+      ["--models", MODELS_DIR, "--nats", nats.url, "--namespace", NAMESPACE, "--identity", mesh.target, "--metrics-port", "0", "--retry-ms", "100", "--publish-timeout-ms", "300", "--log-level", "info", ...args],
+      { ROLLCALL_DEVICE_ID: device.id, ROLLCALL_DEVICE_SECRET: device.secret },
+    );
     return {
-      output: () => output,
-      /** SIGTERM, then the exit code; SIGKILL if it has not exited within a minute. */
-      async terminate(): Promise<number | null> {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-        try {
-          return await exited;
-        } finally {
-          clearTimeout(timer);
-        }
-      },
+      ...agent,
       /** What the agent logged as it stopped. */
       stopped(): { published: number; spooled: number; dropped: number; cropsSent: number } {
-        const line = output.split("\n").find((l) => l.includes('"agent stopped"'));
-        assert.ok(line, `an "agent stopped" log line in:\n${output}`);
+        const line = agent.output().split("\n").find((l) => l.includes('"agent stopped"'));
+        assert.ok(line, `an "agent stopped" log line in:\n${agent.output()}`);
         return JSON.parse(line) as { published: number; spooled: number; dropped: number; cropsSent: number };
       },
     };

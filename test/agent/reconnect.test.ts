@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { closedPort } from "../support/ports.js";
 import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.js";
 import { startMjpegServer, type MjpegCamera } from "./support/mjpeg.js";
 import { waitFor } from "./support/nats-server.js";
+import { startAgentProcess } from "./support/agent-process.js";
 
 const ORG = "0b6f0a4e-8d0c-4d57-9c39-2f9d8c1e7a11";
 const DEVICE_ENV = { ROLLCALL_DEVICE_ID: "5c2e1f7a-3b4d-4e8f-a1b2-c3d4e5f60718", ROLLCALL_DEVICE_SECRET: "device-secret-for-reconnect" };
@@ -212,28 +212,8 @@ describe("agent live source reconnect: an HTTP MJPEG camera that goes away and c
 
   /** The agent process on `source`, offline on purpose (--organization; identity and NATS on closed ports): crops go to the spool. */
   function runAgent(source: string, identityPort: number, natsPort: number) {
-    const child = spawn(process.execPath, ["--import", "tsx", "agent/bin/rollcall-agent.ts", "--source", source, "--fps", "5", "--source-timeout-ms", String(TIMEOUT_MS),
+    return startAgentProcess(["--source", source, "--fps", "5", "--source-timeout-ms", String(TIMEOUT_MS),
       "--models", MODELS_DIR, "--organization", ORG, "--identity", `127.0.0.1:${identityPort}`, "--nats", `nats://127.0.0.1:${natsPort}`, "--metrics-port", "0",
-      "--spool-dir", path.join(dir, "spool"), "--shutdown-grace-ms", "0", "--log-level", "info"], {
-      cwd: path.resolve(import.meta.dirname, "../.."),
-      env: { ...process.env, ...DEVICE_ENV },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout!.on("data", (chunk) => (output += chunk));
-    child.stderr!.on("data", (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    return {
-      output: () => output,
-      exitCode: () => child.exitCode,
-      async terminate(): Promise<number | null> {
-        child.kill("SIGTERM");
-        return exited;
-      },
-      async kill(): Promise<void> {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-        await exited;
-      },
-    };
+      "--spool-dir", path.join(dir, "spool"), "--shutdown-grace-ms", "0", "--log-level", "info"], DEVICE_ENV);
   }
 });
