@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { AppError } from "../../services/runtime/errors.js";
 import { closedPort } from "../support/ports.js";
 import { HEIGHT, MODELS_DIR, walkBy, WIDTH } from "./support/frames.js";
 import { waitFor } from "./support/nats-server.js";
+import { startAgentProcess } from "./support/agent-process.js";
 import { ffmpegMissing, startRtspCamera, writeH264Clip, type RtspCamera } from "./support/rtsp.js";
 
 const ORG = "0b6f0a4e-8d0c-4d57-9c39-2f9d8c1e7a11";
@@ -85,20 +85,21 @@ describe("agent RTSP source: H.264 from an RTSP server on loopback (rtsp-streami
 
   it("a wrong password fails at start, naming the stream without any password, and nothing the agent prints carries one", async () => {
     const wrong = "Wrong-pw-0815";
-    const run = await runAgentProcess(camera!.urlWith(CAMERA_LOGIN.user, wrong), { untilExit: true });
-    assert.equal(run.exitCode, 4, `exit 4 (unavailable): ${run.output}`);
-    assert.match(run.output, new RegExp(`cannot open the stream rtsp://\\*\\*\\*@127\\.0\\.0\\.1:${camera!.readPort}/cam: FFmpeg could not connect`));
-    assert.match(run.output, /401 Unauthorized/, "FFmpeg's reason is shown beside it");
-    assert.ok(!run.output.includes(wrong) && !run.output.includes(CAMERA_LOGIN.password), `a password in:\n${run.output}`);
+    const run = await runAgentProcess(camera!.urlWith(CAMERA_LOGIN.user, wrong));
+    assert.equal(await run.exited, 4, `exit 4 (unavailable): ${run.output()}`);
+    assert.match(run.output(), new RegExp(`cannot open the stream rtsp://\\*\\*\\*@127\\.0\\.0\\.1:${camera!.readPort}/cam: FFmpeg could not connect`));
+    assert.match(run.output(), /401 Unauthorized/, "FFmpeg's reason is shown beside it");
+    assert.ok(!run.output().includes(wrong) && !run.output().includes(CAMERA_LOGIN.password), `a password in:\n${run.output()}`);
     const err = await openSource(configFor(camera!.urlWith(CAMERA_LOGIN.user, wrong))).catch((e: unknown) => e);
     assert.ok(err instanceof AppError && err.code === status.UNAVAILABLE, String(err));
   });
 
   it("the agent process samples the 20 fps stream down to --fps 5 and detects the face; its logs and /metrics never show the password", async () => {
-    const run = await runAgentProcess(camera!.url, { untilExit: false });
+    const run = await runAgentProcess(camera!.url);
+    let code: number | null = null;
     try {
-      await waitFor(() => run.output.includes('"agent started"'), "the agent to start", 60_000);
-      const started = JSON.parse(run.output.split("\n").find((line) => line.includes('"agent started"'))!) as { source: string; metricsPort: number };
+      await waitFor(() => run.output().includes('"agent started"'), "the agent to start", 60_000);
+      const started = JSON.parse(run.output().split("\n").find((line) => line.includes('"agent started"'))!) as { source: string; metricsPort: number };
       assert.equal(started.source, `rtsp://***@127.0.0.1:${camera!.readPort}/cam`);
       const metrics = async () => (await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`)).text();
       await waitFor(async () => sample(await metrics(), "rollcall_agent_frames_captured_total") >= 1, "the first frame from the stream", 30_000);
@@ -110,10 +111,10 @@ describe("agent RTSP source: H.264 from an RTSP server on loopback (rtsp-streami
       assert.ok(sample(text, "rollcall_agent_faces_detected_total") >= 1, "the face was detected");
       assert.ok(!text.includes(CAMERA_LOGIN.password), "no password on /metrics");
     } finally {
-      await run.stop();
+      code = await run.terminate();
     }
-    assert.equal(run.exitCode, 0, run.output);
-    assert.ok(!run.output.includes(CAMERA_LOGIN.password), `a password in:\n${run.output}`);
+    assert.equal(code, 0, run.output());
+    assert.ok(!run.output().includes(CAMERA_LOGIN.password), `a password in:\n${run.output()}`);
   });
 
   /**
@@ -121,25 +122,12 @@ describe("agent RTSP source: H.264 from an RTSP server on loopback (rtsp-streami
    * OpenCV/FFmpeg stderr). Offline on purpose: with --organization it needs neither identity nor
    * NATS to capture (its crops go to the spool), so both point at closed ports.
    */
-  async function runAgentProcess(source: string, options: { untilExit: boolean }) {
+  async function runAgentProcess(source: string) {
     const [identity, nats] = [await closedPort(), await closedPort()];
-    const child = spawn(process.execPath, [
-      "--import", "tsx", "agent/bin/rollcall-agent.ts", "--source", source, "--fps", "5", "--models", MODELS_DIR, "--organization", ORG,
+    return startAgentProcess([
+      "--source", source, "--fps", "5", "--models", MODELS_DIR, "--organization", ORG,
       "--identity", `127.0.0.1:${identity}`, "--nats", `nats://127.0.0.1:${nats}`, "--metrics-port", "0", "--spool-dir", path.join(dir, `spool-${Date.now()}`),
       "--shutdown-grace-ms", "0", "--log-level", "info",
-    ], { cwd: path.resolve(import.meta.dirname, "../.."), env: { ...process.env, ...DEVICE_ENV }, stdio: ["ignore", "pipe", "pipe"] });
-    const run = {
-      output: "",
-      exitCode: null as number | null,
-      async stop() {
-        if (child.exitCode === null) child.kill("SIGTERM");
-        await exited;
-      },
-    };
-    child.stdout!.on("data", (chunk) => (run.output += chunk));
-    child.stderr!.on("data", (chunk) => (run.output += chunk));
-    const exited = new Promise<void>((resolve) => child.once("exit", (code) => ((run.exitCode = code), resolve())));
-    if (options.untilExit) await exited;
-    return run;
+    ], DEVICE_ENV);
   }
 });

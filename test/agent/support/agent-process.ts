@@ -5,6 +5,8 @@ export interface AgentProcess {
   /** Everything it printed so far: its JSON logs and native OpenCV/FFmpeg stderr. */
   output(): string;
   exitCode(): number | null;
+  /** Its exit code once it has exited by itself (or been stopped). */
+  readonly exited: Promise<number | null>;
   /** SIGTERM, then the exit code; SIGKILL if it has not exited within a minute. */
   terminate(): Promise<number | null>;
   /** SIGKILL unless it has exited already. */
@@ -25,6 +27,7 @@ export function startAgentProcess(args: string[], env: Record<string, string>): 
   return {
     output: () => output,
     exitCode: () => child.exitCode,
+    exited,
     async terminate() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
