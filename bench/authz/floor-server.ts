@@ -9,6 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { AuthzService, CheckResponseSchema } from "../../gen/rollcall/authz/v1/authz_pb.js";
 import { methodPath } from "../../services/runtime/grpc/codec.js";
 import { report, serveCpuPhases } from "../lib/child.js";
+import { profilePhases } from "../lib/profile.js";
 
 const answer = Buffer.from(toBinary(CheckResponseSchema, create(CheckResponseSchema, { allowed: true, reason: "floor" })));
 const identity = (b: Buffer) => b;
@@ -28,5 +29,6 @@ const grpcPort = await new Promise<number>((resolve, reject) =>
   server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
 
 serveCpuPhases();
+profilePhases(`floor-${process.pid}`);
 process.on("SIGTERM", () => server.tryShutdown(() => process.exit(0)));
 report.ready({ grpcPort });

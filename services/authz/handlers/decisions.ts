@@ -4,6 +4,7 @@ import { AppError, invalidArgument, permissionDenied } from "../../runtime/error
 import type { CallContext, ServiceImpl } from "../../runtime/grpc/context.js";
 import { uuid } from "../../runtime/validate.js";
 import { callerOf, isPlatform } from "../../runtime/authz/callers.js";
+import type { Caller } from "../../runtime/auth/caller.js";
 import type { CompiledPolicy, Decision } from "../policy/compiled-policy.js";
 import { atLeastRevision, checkedName } from "../validate.js";
 import type { Authz } from "../context.js";
@@ -35,15 +36,10 @@ export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService>
       throw permissionDenied(`your token is for organisation ${caller.organizationId}; you cannot ask about organisation ${organizationId}`);
     }
     const atLeast = atLeastRevision("at_least_revision", req.atLeastRevision);
-    const subjectIn = (policy: CompiledPolicy): Subject => {
-      if (!platform && id !== caller.subject) {
-        const mayRead = policy.check(caller.subject, "roles", "read");
-        if (!mayRead.allowed) throw permissionDenied(`you may ask only about yourself; asking about others needs roles.read (${mayRead.reason})`);
-      }
-      return { policy, id, platform: asPlatform };
-    };
     const loaded = authz.cache.fresh(organizationId, atLeast);
-    return loaded !== undefined ? subjectIn(loaded) : authz.cache.policy(organizationId, atLeast).then(subjectIn);
+    // No closure on the common path: a Check allocates as little as it can (see the gRPC benchmark).
+    if (loaded !== undefined) return subjectIn(loaded, caller, id, platform, asPlatform);
+    return authz.cache.policy(organizationId, atLeast).then((policy) => subjectIn(policy, caller, id, platform, asPlatform));
   };
 
   const decide = (subject: Subject, resource: string, action: string, ownerId: string | undefined): Decision => {
@@ -87,6 +83,15 @@ export function decisionHandlers(authz: Authz): ServiceImpl<typeof AuthzService>
       return { permissions, revision: subject.policy.revision };
     },
   };
+}
+
+/** The subject asked about in `policy`, once the caller may ask about it. */
+function subjectIn(policy: CompiledPolicy, caller: Caller, id: string, platform: boolean, asPlatform: boolean): Subject {
+  if (!platform && id !== caller.subject) {
+    const mayRead = policy.check(caller.subject, "roles", "read");
+    if (!mayRead.allowed) throw permissionDenied(`you may ask only about yourself; asking about others needs roles.read (${mayRead.reason})`);
+  }
+  return { policy, id, platform: asPlatform };
 }
 
 /**
