@@ -1,7 +1,8 @@
 import type { Transaction } from "sequelize";
 import type { Database, Sql } from "../../runtime/db/index.js";
 import { STREAMS } from "../../runtime/bus/streams.js";
-import { chainOf, GENESIS_HASH, hashBody, linkHash, type ChainRow } from "./canonical.js";
+import { BinaryArrayWriter, ElementType } from "./binary-array.js";
+import { canonicalJson, chainOf, GENESIS_HASH, hashBody, linkHash, type ChainRow } from "./canonical.js";
 
 /** An audit row before the chain gives it an id, a time and its hashes. */
 export type NewAuditRow = Omit<ChainRow, "id" | "createdAt">;
@@ -27,8 +28,8 @@ interface Prepared {
   rows: NewAuditRow[];
   chains: string[];
   bodies: string[];
-  /** Postgres array literals of the columns that do not depend on the chain. */
-  columns: string[];
+  /** The columns that do not depend on the chain, as array parameters. */
+  columns: (Buffer | string)[];
 }
 
 const COLUMNS = `event_id, organization_id, actor_type, actor_id, action, entity_type, entity_id, outcome,
@@ -85,15 +86,25 @@ export class ChainWriter {
     const stored = await this.sql.rows<{ event_id: string }>(
       tx,
       `SELECT stored_event_ids AS event_id FROM audit.stored_event_ids($1::uuid[], now() - make_interval(secs => $2::float8 / 1000))`,
-      [pgArray(rows.map((row) => row.eventId)), REDELIVERY_WINDOW_MS],
+      [uuidArray(rows.map((row) => row.eventId)), REDELIVERY_WINDOW_MS],
     );
     if (stored.length === 0) return rows;
     const ids = new Set(stored.map((row) => row.event_id));
     return rows.filter((row) => !ids.has(row.eventId));
   }
 
+  /** n new ids, ascending, as one text value rather than n result rows. */
+  private async nextIds(tx: Transaction, n: number): Promise<string[]> {
+    const row = await this.sql.row<{ ids: string }>(
+      tx,
+      `SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM (SELECT nextval('audit.audit_logs_id_seq') AS id FROM generate_series(1, $1::int)) AS s`,
+      [n],
+    );
+    return row!.ids.split(",");
+  }
+
   private async link(tx: Transaction, batch: Prepared, heads: Head[]): Promise<void> {
-    const ids = await this.sql.rows<{ id: string }>(tx, `SELECT nextval('audit.audit_logs_id_seq')::text AS id FROM generate_series(1, $1::int)`, [batch.rows.length]);
+    const ids = await this.nextIds(tx, batch.rows.length);
     const now = Date.now();
     const state = new Map(heads.map((head) => [head.chain, {
       hash: head.last_hash,
@@ -104,24 +115,28 @@ export class ChainWriter {
       count: 0,
     }]));
     const n = batch.rows.length;
-    const [idCol, prevCol, hashCol, createdCol] = [new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n)];
+    const [idCol, prevCol, hashCol, createdCol] = [
+      new BinaryArrayWriter(ElementType.int8, n, 8), new BinaryArrayWriter(ElementType.text, n, 64),
+      new BinaryArrayWriter(ElementType.text, n, 64), new BinaryArrayWriter(ElementType.timestamptz, n, 8),
+    ];
     for (let i = 0; i < n; i++) {
       const head = state.get(batch.chains[i]!)!;
-      const id = ids[i]!.id;
-      prevCol[i] = head.hash;
-      head.hash = linkHash(head.hash, BigInt(id), batch.bodies[i]!, head.createdAt);
+      const id = ids[i]!;
+      const numericId = BigInt(id);
+      prevCol.text(head.hash);
+      head.hash = linkHash(head.hash, numericId, batch.bodies[i]!, head.createdAt);
       head.id = id;
       head.count++;
-      idCol[i] = id;
-      hashCol[i] = head.hash;
-      createdCol[i] = head.createdAt.toISOString();
+      idCol.int8(numericId);
+      hashCol.text(head.hash);
+      createdCol.timestamptz(head.createdAt);
     }
     await this.sql.execute(
       tx,
       `INSERT INTO audit.audit_logs (${COLUMNS})
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
          $9::inet[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[], $14::bigint[], $15::text[], $16::text[], $17::timestamptz[])`,
-      [...batch.columns, pgArray(idCol), pgArray(prevCol), pgArray(hashCol), pgArray(createdCol)],
+      [...batch.columns, idCol.finish(), prevCol.finish(), hashCol.finish(), createdCol.finish()],
     );
     const moved = [...state.entries()].filter(([, head]) => head.count > 0);
     await this.sql.execute(
@@ -134,18 +149,55 @@ export class ChainWriter {
   }
 }
 
+/**
+ * The chain-independent columns as binary arrays (no escaping here, no literal parsing in
+ * Postgres), except inet, which stays an array literal (canonical addresses need no escaping).
+ * The detail's canonical JSON serves both the hash and the jsonb column.
+ */
 function prepare(rows: NewAuditRow[]): Prepared {
-  const col = (pick: (row: NewAuditRow) => string | null) => pgArray(rows.map(pick));
+  const n = rows.length;
+  const text = (bytesPerElement: number) => new BinaryArrayWriter(ElementType.text, n, bytesPerElement);
+  const [eventIds, organizationIds] = [new BinaryArrayWriter(ElementType.uuid, n), new BinaryArrayWriter(ElementType.uuid, n)];
+  const [actorTypes, actorIds, actions, entityTypes, entityIds, outcomes, userAgents, services] = [text(8), text(36), text(16), text(8), text(36), text(8), text(32), text(8)];
+  const details = new BinaryArrayWriter(ElementType.jsonb, n, 64);
+  const occurredAts = new BinaryArrayWriter(ElementType.timestamptz, n, 8);
+  const ips = new Array<string | null>(n);
+  const chains = new Array<string>(n);
+  const bodies = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    const detail = canonicalJson(row.detail);
+    chains[i] = chainOf(row.organizationId);
+    bodies[i] = hashBody(row, detail);
+    eventIds.uuid(row.eventId);
+    organizationIds.uuid(row.organizationId);
+    actorTypes.text(row.actorType);
+    actorIds.text(row.actorId);
+    actions.text(row.action);
+    entityTypes.text(row.entityType);
+    entityIds.text(row.entityId);
+    outcomes.text(row.outcome);
+    ips[i] = row.ip;
+    userAgents.text(row.userAgent);
+    details.jsonb(detail);
+    services.text(row.service);
+    occurredAts.timestamptz(row.occurredAt);
+  }
   return {
     rows,
-    chains: rows.map((row) => chainOf(row.organizationId)),
-    bodies: rows.map(hashBody),
+    chains,
+    bodies,
     columns: [
-      col((r) => r.eventId), col((r) => r.organizationId), col((r) => r.actorType), col((r) => r.actorId), col((r) => r.action),
-      col((r) => r.entityType), col((r) => r.entityId), col((r) => r.outcome), col((r) => r.ip), col((r) => r.userAgent),
-      col((r) => JSON.stringify(r.detail)), col((r) => r.service), col((r) => r.occurredAt.toISOString()),
+      eventIds.finish(), organizationIds.finish(), actorTypes.finish(), actorIds.finish(), actions.finish(), entityTypes.finish(), entityIds.finish(),
+      outcomes.finish(), pgArray(ips), userAgents.finish(), details.finish(), services.finish(), occurredAts.finish(),
     ],
   };
+}
+
+function uuidArray(values: readonly string[]): Buffer {
+  const array = new BinaryArrayWriter(ElementType.uuid, values.length);
+  for (const value of values) array.uuid(value);
+  return array.finish();
 }
 
 /** Elements that need escaping inside a quoted array element. */

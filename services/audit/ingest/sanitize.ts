@@ -1,6 +1,8 @@
 import type { JsonValue } from "../chain/canonical.js";
 
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** Any NUL or surrogate at all: rare, and far cheaper to look for than UNSTORABLE with its lookarounds. */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 
 /**
  * Text exactly as Postgres will store and return it: NUL and lone surrogates (which text and
@@ -8,7 +10,7 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
  * and its hash matches what is read back. Cut to `max` characters.
  */
 export function storableText(value: string, max: number): string {
-  const cleaned = value.replace(UNSTORABLE, "\uFFFD");
+  const cleaned = SUSPECT.test(value) ? value.replace(UNSTORABLE, "\uFFFD") : value;
   return cleaned.length > max ? cleaned.slice(0, max) : cleaned;
 }
 

@@ -98,12 +98,15 @@ export class BatchConsumer implements Consumer {
     }
   }
 
+  /** Reads the message's fields only off the ack path: a JetStream message parses them on first use. */
   private settle(delivery: Delivery, outcome: MessageOutcome): void {
-    const { subject, seq, deliveryCount } = delivery.message;
     if (outcome === "ack") {
       delivery.ack();
       this.counters.acked++;
-    } else if (outcome === "reject") {
+      return;
+    }
+    const { subject, seq, deliveryCount } = delivery.message;
+    if (outcome === "reject") {
       delivery.term();
       this.counters.rejected++;
       this.logger.debug({ subject, seq }, "message rejected by the handler; terminated");

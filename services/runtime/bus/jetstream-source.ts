@@ -152,33 +152,83 @@ export class JetStreamSource implements DeliverySource {
   }
 
   private delivery(message: JsMsg): Delivery {
-    return {
-      message: toBusMessage(message, this.context.namespace),
-      ack: () => message.ack(),
-      nak: (delayMs) => message.nak(delayMs),
-      // No reason: servers before 2.11 ignore "+TERM <reason>" and redeliver after ackWait.
-      term: () => message.term(),
-    };
+    return new JetStreamDelivery(message, this.context.namespace);
   }
 }
 
-function toBusMessage(message: JsMsg, namespace: Namespace): BusMessage {
-  const headers: Record<string, string> = {};
-  let msgId: string | undefined;
-  for (const key of message.headers?.keys() ?? []) {
-    const value = message.headers!.get(key);
-    if (key === "Nats-Msg-Id") msgId = value;
-    else if (!key.startsWith("Nats-")) headers[key] = value;
+/** A delivered JetStream message; no closures per message, and the message's fields are read when asked for. */
+class JetStreamDelivery implements Delivery {
+  readonly message: BusMessage;
+
+  constructor(private readonly jsMessage: JsMsg, namespace: Namespace) {
+    this.message = new JetStreamBusMessage(jsMessage, namespace);
   }
-  return {
-    subject: namespace.relative(message.subject),
-    data: message.data,
-    headers,
-    msgId,
-    deliveryCount: message.info.deliveryCount,
-    seq: message.seq,
-    receivedAt: message.time,
-  };
+
+  ack(): void {
+    this.jsMessage.ack();
+  }
+
+  nak(delayMs: number): void {
+    this.jsMessage.nak(delayMs);
+  }
+
+  /** No reason: servers before 2.11 ignore "+TERM <reason>" and redeliver after ackWait. */
+  term(): void {
+    this.jsMessage.term();
+  }
+}
+
+/**
+ * A BusMessage over a JsMsg. Bulk consumers often read only `data`: the reply subject (delivery
+ * count, sequence, time), the headers and the subject are parsed on first use, once, which at
+ * tens of thousands of messages a second is a good part of a consumer's CPU and garbage.
+ */
+class JetStreamBusMessage implements BusMessage {
+  private parsedHeaders?: { headers: Record<string, string>; msgId?: string };
+  private relativeSubject?: string;
+  private time?: Date;
+
+  constructor(private readonly jsMessage: JsMsg, private readonly namespace: Namespace) {}
+
+  get data(): Uint8Array {
+    return this.jsMessage.data;
+  }
+
+  get subject(): string {
+    return (this.relativeSubject ??= this.namespace.relative(this.jsMessage.subject));
+  }
+
+  get headers(): Record<string, string> {
+    return this.readHeaders().headers;
+  }
+
+  get msgId(): string | undefined {
+    return this.readHeaders().msgId;
+  }
+
+  get deliveryCount(): number {
+    return this.jsMessage.info.deliveryCount;
+  }
+
+  get seq(): number {
+    return this.jsMessage.info.streamSequence;
+  }
+
+  get receivedAt(): Date {
+    return (this.time ??= this.jsMessage.time);
+  }
+
+  private readHeaders(): { headers: Record<string, string>; msgId?: string } {
+    if (this.parsedHeaders) return this.parsedHeaders;
+    const headers: Record<string, string> = {};
+    let msgId: string | undefined;
+    for (const key of this.jsMessage.headers?.keys() ?? []) {
+      const value = this.jsMessage.headers!.get(key);
+      if (key === "Nats-Msg-Id") msgId = value;
+      else if (!key.startsWith("Nats-")) headers[key] = value;
+    }
+    return (this.parsedHeaders = { headers, msgId });
+  }
 }
 
 export function isApiError(err: unknown, code: number): boolean {
