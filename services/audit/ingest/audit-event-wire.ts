@@ -127,16 +127,8 @@ class WireReader {
 
   /** google.protobuf.Struct: map<string, Value> fields = 1. */
   private struct(end: number, depth: number): JsonObject {
-    if (depth > MAX_DEPTH) throw new NotPlain();
     const object: JsonObject = {};
-    while (this.pos < end) {
-      const tag = this.tag();
-      if (tag >>> 3 !== 1) {
-        this.skip(tag & 7);
-        continue;
-      }
-      expect(tag & 7, WireType.delimited);
-      const entryEnd = this.delimitedEnd();
+    this.eachField1(end, depth, (entryEnd) => {
       let key: string | undefined;
       let value: JsonValue | undefined;
       while (this.pos < entryEnd) {
@@ -155,8 +147,7 @@ class WireReader {
       key ??= "";
       if (key === "__proto__") throw new NotPlain();
       object[key] = value ?? null;
-    }
-    this.atEnd(end);
+    });
     return object;
   }
 
@@ -198,8 +189,14 @@ class WireReader {
 
   /** google.protobuf.ListValue: repeated Value values = 1. */
   private list(end: number, depth: number): JsonValue[] {
-    if (depth > MAX_DEPTH) throw new NotPlain();
     const values: JsonValue[] = [];
+    this.eachField1(end, depth, (valueEnd) => values.push(this.value(valueEnd, depth + 1)));
+    return values;
+  }
+
+  /** Each occurrence of field 1 (length-delimited) up to `end`, other fields skipped: Struct's entries, ListValue's values. */
+  private eachField1(end: number, depth: number, read: (itemEnd: number) => void): void {
+    if (depth > MAX_DEPTH) throw new NotPlain();
     while (this.pos < end) {
       const tag = this.tag();
       if (tag >>> 3 !== 1) {
@@ -207,10 +204,9 @@ class WireReader {
         continue;
       }
       expect(tag & 7, WireType.delimited);
-      values.push(this.value(this.delimitedEnd(), depth + 1));
+      read(this.delimitedEnd());
     }
     this.atEnd(end);
-    return values;
   }
 
   /** Short ASCII strings (ids, names) without a TextDecoder call; the rest strictly as UTF-8, as fromBinary does. */
