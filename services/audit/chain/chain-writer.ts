@@ -28,6 +28,8 @@ interface Prepared {
   rows: NewAuditRow[];
   chains: string[];
   bodies: string[];
+  /** The event ids as a uuid[] parameter: the stored-id lookup's and the insert's first column. */
+  eventIds: Buffer;
   /** The columns that do not depend on the chain, as array parameters. */
   columns: (Buffer | string)[];
 }
@@ -53,7 +55,7 @@ export class ChainWriter {
     let prepared = prepare(unique);
     return this.db.withSystem(async (tx) => {
       const heads = await this.lockHeads(tx, prepared.chains);
-      const fresh = await this.notStored(tx, unique);
+      const fresh = await this.notStored(tx, prepared);
       if (fresh.length === 0) return { inserted: 0, duplicates: rows.length };
       if (fresh.length < unique.length) prepared = prepare(fresh);
       await this.link(tx, prepared, heads);
@@ -82,11 +84,11 @@ export class ChainWriter {
    * A copy can only arrive while the AUDIT stream still holds the event, so looking back that far
    * (plus a day for clocks) is enough, and only the newest partitions are searched.
    */
-  private async notStored(tx: Transaction, rows: NewAuditRow[]): Promise<NewAuditRow[]> {
+  private async notStored(tx: Transaction, { rows, eventIds }: Prepared): Promise<NewAuditRow[]> {
     const stored = await this.sql.rows<{ event_id: string }>(
       tx,
       `SELECT stored_event_ids AS event_id FROM audit.stored_event_ids($1::uuid[], now() - make_interval(secs => $2::float8 / 1000))`,
-      [uuidArray(rows.map((row) => row.eventId)), REDELIVERY_WINDOW_MS],
+      [eventIds, REDELIVERY_WINDOW_MS],
     );
     if (stored.length === 0) return rows;
     const ids = new Set(stored.map((row) => row.event_id));
@@ -183,21 +185,17 @@ function prepare(rows: NewAuditRow[]): Prepared {
     services.text(row.service);
     occurredAts.timestamptz(row.occurredAt);
   }
+  const eventIdArray = eventIds.finish();
   return {
     rows,
     chains,
     bodies,
+    eventIds: eventIdArray,
     columns: [
-      eventIds.finish(), organizationIds.finish(), actorTypes.finish(), actorIds.finish(), actions.finish(), entityTypes.finish(), entityIds.finish(),
+      eventIdArray, organizationIds.finish(), actorTypes.finish(), actorIds.finish(), actions.finish(), entityTypes.finish(), entityIds.finish(),
       outcomes.finish(), pgArray(ips), userAgents.finish(), details.finish(), services.finish(), occurredAts.finish(),
     ],
   };
-}
-
-function uuidArray(values: readonly string[]): Buffer {
-  const array = new BinaryArrayWriter(ElementType.uuid, values.length);
-  for (const value of values) array.uuid(value);
-  return array.finish();
 }
 
 /** Elements that need escaping inside a quoted array element. */
