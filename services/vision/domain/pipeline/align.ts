@@ -62,44 +62,46 @@ export function alignFace(image: RgbImage, landmarks: readonly Point[]): Uint8Ar
   const ib = m.b / det;
   const out = new Uint8Array(ALIGNED_SIZE * ALIGNED_SIZE * 3);
   const { width, height, data } = image;
+  const stride = width * 3;
   let o = 0;
   for (let v = 0; v < ALIGNED_SIZE; v++) {
+    const dv = v - m.ty;
+    // The row's share of the inverse mapping, once per row (the same arithmetic per pixel as before).
+    const rowX = ib * dv;
+    const rowY = ia * dv;
     for (let u = 0; u < ALIGNED_SIZE; u++, o += 3) {
       const du = u - m.tx;
-      const dv = v - m.ty;
-      const x = ia * du + ib * dv;
-      const y = -ib * du + ia * dv;
+      const x = ia * du + rowX;
+      const y = -ib * du + rowY;
       const x0 = Math.floor(x);
       const y0 = Math.floor(y);
       const fx = x - x0;
       const fy = y - y0;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < width && y0 + 1 < height) {
         // Inside the image (nearly every pixel): the four neighbours without bounds checks.
-        const i00 = (y0 * width + x0) * 3;
-        const i01 = i00 + width * 3;
-        for (let c = 0; c < 3; c++) {
-          const p00 = data[i00 + c]!;
-          const p10 = data[i00 + 3 + c]!;
-          const p01 = data[i01 + c]!;
-          const p11 = data[i01 + 3 + c]!;
-          const top = p00 + (p10 - p00) * fx;
-          const bottom = p01 + (p11 - p01) * fx;
-          out[o + c] = Math.round(top + (bottom - top) * fy);
-        }
+        const i00 = y0 * stride + x0 * 3;
+        const i01 = i00 + stride;
+        out[o] = lerp2(data[i00]!, data[i00 + 3]!, data[i01]!, data[i01 + 3]!, fx, fy);
+        out[o + 1] = lerp2(data[i00 + 1]!, data[i00 + 4]!, data[i01 + 1]!, data[i01 + 4]!, fx, fy);
+        out[o + 2] = lerp2(data[i00 + 2]!, data[i00 + 5]!, data[i01 + 2]!, data[i01 + 5]!, fx, fy);
         continue;
       }
       for (let c = 0; c < 3; c++) {
-        const p00 = pixel(data, width, height, x0, y0, c);
-        const p10 = pixel(data, width, height, x0 + 1, y0, c);
-        const p01 = pixel(data, width, height, x0, y0 + 1, c);
-        const p11 = pixel(data, width, height, x0 + 1, y0 + 1, c);
-        const top = p00 + (p10 - p00) * fx;
-        const bottom = p01 + (p11 - p01) * fx;
-        out[o + c] = Math.round(top + (bottom - top) * fy);
+        out[o + c] = lerp2(
+          pixel(data, width, height, x0, y0, c), pixel(data, width, height, x0 + 1, y0, c),
+          pixel(data, width, height, x0, y0 + 1, c), pixel(data, width, height, x0 + 1, y0 + 1, c), fx, fy,
+        );
       }
     }
   }
   return out;
+}
+
+/** Bilinear blend of a pixel's four neighbours (top-left, top-right, bottom-left, bottom-right). */
+function lerp2(p00: number, p10: number, p01: number, p11: number, fx: number, fy: number): number {
+  const top = p00 + (p10 - p00) * fx;
+  const bottom = p01 + (p11 - p01) * fx;
+  return Math.round(top + (bottom - top) * fy);
 }
 
 function pixel(data: Uint8Array, width: number, height: number, x: number, y: number, c: number): number {
