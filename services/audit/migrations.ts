@@ -218,7 +218,7 @@ auditMigrations.push({
   async up(ctx) {
     // Idempotency now looks event ids up in audit_logs itself (recent partitions, under the chain
     // lock) instead of claiming each in audit_event_ids: two fewer writes per row. The old table
-    // is no longer written; housekeeping empties it.
+    // is no longer written (0006 drops it).
     // The lookup runs in a function that rules out sequential scans: a new month's partition has
     // no statistics yet, and a scan comparing every row with thousands of ids would stall ingest.
     await ctx.sql(`
@@ -226,5 +226,13 @@ auditMigrations.push({
       CREATE FUNCTION audit.stored_event_ids(ids uuid[], since timestamptz) RETURNS SETOF uuid
         LANGUAGE sql STABLE SET enable_seqscan = off
         AS 'SELECT event_id FROM audit.audit_logs WHERE event_id = ANY(ids) AND created_at >= since';`);
+  },
+});
+
+auditMigrations.push({
+  name: "0006-drop-audit-event-ids",
+  async up(ctx) {
+    // Unused since 0005 (idempotency looks event ids up in audit_logs); nothing reads it.
+    await ctx.sql(`DROP TABLE audit.audit_event_ids;`);
   },
 });

@@ -8,7 +8,7 @@ export interface MaintenanceSettings {
   monthsAhead: number;
   /** Audit retention of organisations without a policy of their own (and of platform rows). */
   defaultRetentionDays: number;
-  /** Other tables: logs, health history, and the event-id claims of versions before 0005 (no longer written). */
+  /** Other tables: system logs and health history. */
   housekeepingDays: number;
   /** Events (with their notifications) older than this are removed; longer than the EVENTS stream keeps them, so none is stored twice. */
   eventsRetentionDays: number;
@@ -45,7 +45,6 @@ export class AuditMaintenance {
       await this.createPartitions(tx, now, report);
       await this.applyRetention(tx, now, report);
       const housekeeping = new Date(now.getTime() - this.settings.housekeepingDays * DAY).toISOString();
-      await this.query(tx, `DELETE FROM audit.audit_event_ids WHERE created_at < $1`, [housekeeping]);
       await this.query(tx, `DELETE FROM audit.system_health WHERE recorded_at < $1`, [housekeeping]);
       await this.query(tx, `DELETE FROM audit.system_logs WHERE created_at < $1`, [housekeeping]);
       await this.pruneEvents(tx, now, report);
