@@ -66,7 +66,7 @@ export function alignFace(image: RgbImage, landmarks: readonly Point[]): Uint8Ar
   let o = 0;
   for (let v = 0; v < ALIGNED_SIZE; v++) {
     const dv = v - m.ty;
-    // The row's share of the inverse mapping, once per row (the same arithmetic per pixel as before).
+    // Each row's share of the inverse mapping, computed once per row rather than per pixel.
     const rowX = ib * dv;
     const rowY = ia * dv;
     for (let u = 0; u < ALIGNED_SIZE; u++, o += 3) {
