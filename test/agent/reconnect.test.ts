@@ -6,7 +6,7 @@ import { Backoff } from "../../agent/src/capture/backoff.js";
 import type { LiveSourceListener } from "../../agent/src/capture/live-capture.js";
 import { openSource } from "../../agent/src/capture/sources.js";
 import { streamCaptureOptions } from "../../agent/src/capture/video-capture.js";
-import { closedPort } from "../support/ports.js";
+import { closedPorts } from "../support/ports.js";
 import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.js";
 import { startMjpegServer, type MjpegCamera } from "./support/mjpeg.js";
 import { waitFor } from "./support/nats-server.js";
@@ -147,7 +147,8 @@ describe("agent live source reconnect: an HTTP MJPEG camera that goes away and c
 
     before(async () => {
       camera = await startMjpegServer(frames, 20);
-      agent = runAgent(camera.url, await closedPort(), await closedPort());
+      const [identity, nats] = await closedPorts(2);
+      agent = runAgent(camera.url, identity!, nats!);
       await waitFor(() => agent.output().includes('"agent started"'), "the agent to start", 60_000);
       metricsPort = (JSON.parse(agent.output().split("\n").find((line) => line.includes('"agent started"'))!) as { metricsPort: number }).metricsPort;
     });

@@ -7,7 +7,7 @@ import { loadAgentConfig } from "../../agent/src/config.js";
 import { openSource } from "../../agent/src/capture/sources.js";
 import { createDetector, type FaceDetector } from "../../agent/src/pipeline/detector.js";
 import { AppError } from "../../services/runtime/errors.js";
-import { closedPort } from "../support/ports.js";
+import { closedPorts } from "../support/ports.js";
 import { HEIGHT, MODELS_DIR, walkBy, WIDTH } from "./support/frames.js";
 import { waitFor } from "./support/nats-server.js";
 import { startAgentProcess } from "./support/agent-process.js";
@@ -123,7 +123,7 @@ describe("agent RTSP source: H.264 from an RTSP server on loopback (rtsp-streami
    * NATS to capture (its crops go to the spool), so both point at closed ports.
    */
   async function runAgentProcess(source: string) {
-    const [identity, nats] = [await closedPort(), await closedPort()];
+    const [identity, nats] = await closedPorts(2);
     return startAgentProcess([
       "--source", source, "--fps", "5", "--models", MODELS_DIR, "--organization", ORG,
       "--identity", `127.0.0.1:${identity}`, "--nats", `nats://127.0.0.1:${nats}`, "--metrics-port", "0", "--spool-dir", path.join(dir, `spool-${Date.now()}`),

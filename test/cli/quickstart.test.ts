@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { openTestDatabase, type TestDatabase } from "../support/database.js";
 import { FACES_DIR, MODELS_DIR } from "../vision/support.js";
-import { CliRunner, REPO, ROLLCALL_BIN, closedPort, runProcess } from "./support.js";
+import { freePorts } from "../support/ports.js";
+import { CliRunner, REPO, ROLLCALL_BIN, runProcess } from "./support.js";
 
 /** The fenced block marked `sh quickstart` in README.md: what a new user types. */
 export async function quickstartBlock(): Promise<string> {
@@ -52,7 +53,7 @@ describe("README quickstart", function () {
   });
 
   it("runs the README's command sequence against the all-in-one mesh", async () => {
-    const [grpc, admin, gateway] = [await closedPort(), await closedPort(), await closedPort()];
+    const [grpc, admin, gateway] = await freePorts(3);
     const namespace = `qs${process.pid}x${randomBytes(3).toString("hex")}`;
     database = process.env.DATABASE_URL ? await openTestDatabase() : undefined;
     const shared: Record<string, string> = {
