@@ -1,17 +1,19 @@
 /**
  * Load generator of the identity benchmark:
- *   `load.ts <login|refresh> <grpc-js|http2> <target> <concurrency> <ms> <logins,...>`.
+ *   `load.ts <login|refresh> <grpc-js|http2> <target> <concurrency> <ms> <logins,...> [rate/s]`.
+ * Without a rate the clients call back to back (closed loop); with one, calls arrive at that rate
+ * and at most <concurrency> are in flight (open model).
  * "grpc-js" is the mesh's own client; "http2" a minimal one (http2-unary.ts) that costs the shared
  * cores less. Reports its own CPU per call too: it shares the machine's cores with the server.
  */
 import { AuthService, LoginRequestSchema, LoginResponseSchema, RefreshRequestSchema, RefreshResponseSchema } from "../../gen/rollcall/identity/v1/auth_pb.js";
 import { createClient } from "../../services/runtime/grpc/client.js";
-import { runLoad } from "../lib/load.js";
+import { runAtRate, runLoad } from "../lib/load.js";
 import { report } from "../lib/child.js";
 import { Http2Unary } from "./http2-unary.js";
 
 const BENCH_PASSWORD = "Benchmark-password-2026";
-const [scenario, client, target, concurrency, durationMs, loginList] = process.argv.slice(2);
+const [scenario, client, target, concurrency, durationMs, loginList, rate] = process.argv.slice(2);
 const logins = loginList!.split(",");
 
 /** Login and refresh through the chosen client, each answering with the session's next refresh token. */
@@ -51,7 +53,9 @@ try {
   // Warm-up apart, so that this process's own CPU is measured over the measured calls only.
   await runLoad(call, { concurrency: Number(concurrency), durationMs: 1500, warmupMs: 0 });
   const cpu = process.cpuUsage();
-  const result = await runLoad(call, { concurrency: Number(concurrency), durationMs: Number(durationMs), warmupMs: 0 });
+  const result = rate
+    ? await runAtRate(call, { ratePerSecond: Number(rate), concurrency: Number(concurrency), durationMs: Number(durationMs) })
+    : await runLoad(call, { concurrency: Number(concurrency), durationMs: Number(durationMs), warmupMs: 0 });
   const used = process.cpuUsage(cpu);
   report.result({ ...result, clientCpuMicrosPerCall: (used.user + used.system) / result.calls });
 } catch (err) {

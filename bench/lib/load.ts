@@ -1,6 +1,8 @@
 /**
- * Closed-loop load: `concurrency` workers each issue a call as soon as the previous one ends.
- * A warm-up phase runs first and is not measured (JIT, connection setup, caches).
+ * Two load models. Closed loop (`runLoad`): `concurrency` workers each issue a call as soon as the
+ * previous one ends, which finds the saturation throughput (and its latency is then just
+ * concurrency / throughput). Open model (`runAtRate`): calls arrive on a fixed schedule, which
+ * measures the latency a given throughput gets. A warm-up phase runs first and is not measured.
  */
 export interface LoadOptions {
   concurrency: number;
@@ -57,6 +59,58 @@ async function phase(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+export interface RateOptions {
+  ratePerSecond: number;
+  /** Calls in flight at most (the clients); an arrival that finds all of them busy waits. */
+  concurrency: number;
+  durationMs: number;
+}
+
+/**
+ * Open-model load: call i is due at start + i / rate. It starts then if a client is free, or as
+ * soon as one frees up. Its latency counts from when it was due, not from when it started, so a
+ * server that falls behind shows in the figures instead of slowing the schedule down (the
+ * "coordinated omission" a closed loop has). calls/s is what completed over the whole run.
+ */
+export async function runAtRate(call: () => Promise<unknown>, options: RateOptions): Promise<LoadResult> {
+  const total = Math.floor((options.ratePerSecond * options.durationMs) / 1000);
+  const intervalNs = 1e9 / options.ratePerSecond;
+  const latencies: number[] = [];
+  const errors = { count: 0, first: undefined as string | undefined };
+  const waiting: bigint[] = [];
+  let free = options.concurrency;
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  const dispatch = () => {
+    while (free > 0 && waiting.length > 0) {
+      const due = waiting.shift()!;
+      free--;
+      call()
+        .then(() => latencies.push(Number(process.hrtime.bigint() - due) / 1e6))
+        .catch((err: unknown) => {
+          errors.count++;
+          errors.first ??= err instanceof Error ? err.message : String(err);
+        })
+        .finally(() => {
+          free++;
+          if (++done === total) finished();
+          dispatch();
+        });
+    }
+  };
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < total; i++) {
+    const due = started + BigInt(Math.round(i * intervalNs));
+    const aheadMs = Number(due - process.hrtime.bigint()) / 1e6;
+    if (aheadMs > 0) await new Promise((resolve) => setTimeout(resolve, aheadMs));
+    waiting.push(due);
+    dispatch();
+  }
+  if (total > 0) await allDone;
+  return summarize(latencies, errors.count, errors.first, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 export function summarize(latencies: number[], errors: number, firstError: string | undefined, seconds: number): LoadResult {
