@@ -51,10 +51,7 @@ async function phase(
         await call();
         record?.latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       } catch (err) {
-        if (record) {
-          record.errors.count++;
-          record.errors.first ??= err instanceof Error ? err.message : String(err);
-        }
+        if (record) countError(record.errors, err);
       }
     }
   };
@@ -90,10 +87,7 @@ export async function runAtRate(call: () => Promise<unknown>, options: RateOptio
       free--;
       call()
         .then(() => latencies.push(Number(process.hrtime.bigint() - due) / 1e6))
-        .catch((err: unknown) => {
-          errors.count++;
-          errors.first ??= err instanceof Error ? err.message : String(err);
-        })
+        .catch((err: unknown) => countError(errors, err))
         .finally(() => {
           free++;
           if (++done === total) finished();
@@ -111,6 +105,12 @@ export async function runAtRate(call: () => Promise<unknown>, options: RateOptio
   }
   if (total > 0) await allDone;
   return summarize(latencies, errors.count, errors.first, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** Counts a failed call, keeping the first error's message for the report. */
+function countError(errors: { count: number; first: string | undefined }, err: unknown): void {
+  errors.count++;
+  errors.first ??= err instanceof Error ? err.message : String(err);
 }
 
 export function summarize(latencies: number[], errors: number, firstError: string | undefined, seconds: number): LoadResult {
