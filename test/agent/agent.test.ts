@@ -3,11 +3,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as connectNats } from "@nats-io/transport-node";
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { DeviceDirection, DeviceService } from "../../gen/rollcall/identity/v1/device_pb.js";
 import { HeartbeatSchema } from "../../gen/rollcall/audit/v1/bus_pb.js";
 import { FrameMessageSchema } from "../../gen/rollcall/vision/v1/bus_pb.js";
 import { createBus, type Bus, type BusMessage } from "../../services/runtime/bus/bus.js";
+import { Namespace } from "../../services/runtime/bus/subjects.js";
 import { STREAMS } from "../../services/runtime/bus/streams.js";
 import { createLogger } from "../../services/runtime/logger.js";
 import { TokenVerifier } from "../../services/runtime/auth/token-verifier.js";
@@ -89,10 +92,33 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
     const stored = info?.messages ?? 0;
     if (stored === 0) return seen;
     const consumer = bus.consume({ stream: STREAMS.frames.name, durable: "agent-test" }, async (batch) => void seen.push(...batch));
-    await waitFor(() => seen.length >= stored, "the FRAMES messages");
-    await consumer.stop();
+    try {
+      await waitFor(() => seen.length >= stored, `the ${stored} FRAMES messages (${seen.length} delivered)`);
+    } finally {
+      await consumer.stop();
+    }
     return seen;
   }
+
+  /**
+   * Each test starts from a new FRAMES stream (and so a new drain consumer). nats-server 2.9
+   * (Debian's, which CI runs) SIGKILLed soon after a write can come back with the stream's newest
+   * messages gone but the consumer's delivered sequence kept: messages numbered again below it are
+   * then counted by the stream and never delivered to that consumer (reproduced: stream back at
+   * sequence 0, consumer at 50). The outages here are such kills.
+   */
+  async function newFramesStream(): Promise<void> {
+    const nc = await connectNats({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(new Namespace(NAMESPACE).stream(STREAMS.frames.name)).catch(() => false);
+    } finally {
+      await nc.close();
+    }
+    // The test's own connection may still be reconnecting after the previous test's outage.
+    await waitFor(() => bus.ensureStream(STREAMS.frames).then(() => true, () => false), "the FRAMES stream", 30_000);
+  }
+  beforeEach(newFramesStream);
 
   it("sends each person's best crops to FRAMES with its device token, and counts it all on /metrics", async () => {
     const heartbeats: BusMessage[] = [];
