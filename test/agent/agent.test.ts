@@ -100,13 +100,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
     return seen;
   }
 
-  /**
-   * Each test starts from a new FRAMES stream (and so a new drain consumer). nats-server 2.9
-   * (Debian's, which CI runs) SIGKILLed soon after a write can come back with the stream's newest
-   * messages gone but the consumer's delivered sequence kept: messages numbered again below it are
-   * then counted by the stream and never delivered to that consumer (reproduced: stream back at
-   * sequence 0, consumer at 50). The outages here are such kills.
-   */
+  /** Each test counts the FRAMES messages of its own agents only: it starts from a new stream. */
   async function newFramesStream(): Promise<void> {
     const nc = await connectNats({ servers: nats.url });
     try {
@@ -165,7 +159,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
   });
 
   it("spools while NATS is down without stalling capture, and replays everything once it is back", async () => {
-    await nats.kill();
+    await nats.down();
     const spoolDir = path.join(dir, "spool-2");
     const agent = await Agent.start(config({ spoolDir }), { logger });
     await agent.done;
@@ -190,7 +184,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
   });
 
   it("keeps the spool under --spool-max-bytes while offline, dropping the oldest and counting them on /metrics", async () => {
-    await nats.kill();
+    await nats.down();
     const maxBytes = 64 * 1024;
     const agent = await Agent.start(config({ spoolDir: path.join(dir, "spool-capped"), spoolMax: String(maxBytes), ...BIG_CROPS }), { logger });
     try {
@@ -244,7 +238,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
   }
 
   it("on SIGTERM the agent process stops cleanly and keeps what it could not send in the spool; a restarted agent sends it, in order", async () => {
-    await nats.kill();
+    await nats.down();
     const spoolDir = path.join(dir, "spool-3");
     const first = spawnAgent(["--source", frames, "--loop", "true", "--fps", "20", "--spool-dir", spoolDir]);
     try {

@@ -52,7 +52,7 @@ describe("agent outbox: NATS outage → spool → replay in order; restart resum
     await outbox.drained(10_000);
     assert.equal(outbox.published, 3);
 
-    await nats.kill();
+    await nats.down();
     const started = Date.now();
     for (let i = 4; i <= 10; i++) outbox.enqueue(message(i));
     assert.ok(Date.now() - started < 50, "enqueue never waits for the bus");
@@ -68,7 +68,7 @@ describe("agent outbox: NATS outage → spool → replay in order; restart resum
   });
 
   it("spools what is in flight on close while offline, and a new outbox on the same spool sends it after a restart", async () => {
-    await nats.kill();
+    await nats.down();
     const first = new Outbox(await Spool.open(dir, 1024 * 1024), busPublisher(bus), { memoryQueue: 8, retryMs: 100, logger });
     for (let i = 1; i <= 4; i++) first.enqueue(message(i));
     await first.close(200);

@@ -185,7 +185,7 @@ describe("end to end: camera frames → recognition → attendance", function ()
     await writeFrames(frames, [...walkBy("identities/img6.jpg", 6), ...empty(0, 4), ...walkBy("identities/img31.jpg", 6), ...empty(1, 4)]);
     const agent = await startAgent(mesh, tenant.cameras.in, frames, path.join(dir, "spool-outage"), { realtime: "true", fps: "2", loop: "true", cropsPerTrack: "1" });
     await eventually(async () => (agent.outbox.published >= 1 ? true : undefined), "a first published crop");
-    await mesh.nats.kill();
+    await mesh.nats.down();
     const outageStart = Date.now();
     await eventually(async () => (agent.spool.size >= 2 ? true : undefined), "crops spooled during the outage", 40_000);
     const during = await scrape(agent.metricsPort);
