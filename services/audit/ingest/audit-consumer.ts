@@ -36,9 +36,13 @@ export async function consumeAuditEvents(bus: Bus, writer: ChainWriter, settings
     if (duplicates > 0) counted.inc({ result: "duplicate" }, duplicates);
     return outcomes;
   };
+  // Room for this process's batches in flight, the next pulls, and those a crashed predecessor
+  // held: until their ack wait ends the stream counts them as pending, and without that room a
+  // restarted process would ingest one batch at a time while it catches up.
+  const maxAckPending = settings.batchSize * (2 * settings.parallel + 1);
   const consumers = Array.from({ length: settings.parallel }, () =>
     bus.consume(
-      { stream: STREAMS.audit.name, durable: "audit-log", batchSize: settings.batchSize, maxAckPending: settings.batchSize * (settings.parallel + 1), ackWaitMs: 15_000, maxDeliver: 100_000, fillWaitMs: 50 },
+      { stream: STREAMS.audit.name, durable: "audit-log", batchSize: settings.batchSize, maxAckPending, ackWaitMs: 15_000, maxDeliver: 100_000, fillWaitMs: 50 },
       handler,
     ),
   );
