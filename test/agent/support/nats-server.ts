@@ -39,8 +39,8 @@ export class OwnNatsServer {
    * crash (their connections drop). SIGTERM rather than SIGKILL: nats-server 2.9 (Debian's, which
    * CI runs) killed soon after a write can come back with a stream's newest messages or a
    * consumer's acks lost (reproduced: a stream back at sequence 0 under a consumer at 50, whose
-   * new messages were then never delivered). That is the server's durability, not what the
-   * tests are about; 2.10, which k8s/ runs, reconciles such state at start.
+   * new messages were then never delivered: nats-server#7693, reconciled at start only from 2.14).
+   * That is the server's durability, not what these tests are about.
    */
   async down(): Promise<void> {
     const child = this.process;
