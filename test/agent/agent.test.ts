@@ -3,8 +3,6 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect as connectNats } from "@nats-io/transport-node";
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { DeviceDirection, DeviceService } from "../../gen/rollcall/identity/v1/device_pb.js";
 import { HeartbeatSchema } from "../../gen/rollcall/audit/v1/bus_pb.js";
@@ -21,6 +19,7 @@ import { cameraFrame, MODELS_DIR, walkBy, writeFrames } from "./support/frames.j
 import { startMjpegServer } from "./support/mjpeg.js";
 import { OwnNatsServer, waitFor } from "./support/nats-server.js";
 import { startAgentProcess } from "./support/agent-process.js";
+import { deleteStreams } from "../support/bus.js";
 
 const logger = createLogger(process.env.LOG_LEVEL ?? "silent");
 const NAMESPACE = `agent${process.pid}`;
@@ -102,13 +101,7 @@ describe("agent process: device token, FRAMES messages, /metrics, heartbeat, NAT
 
   /** Each test counts the FRAMES messages of its own agents only: it starts from a new stream. */
   async function newFramesStream(): Promise<void> {
-    const nc = await connectNats({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.delete(new Namespace(NAMESPACE).stream(STREAMS.frames.name)).catch(() => false);
-    } finally {
-      await nc.close();
-    }
+    await deleteStreams(nats.url, new Namespace(NAMESPACE).stream(STREAMS.frames.name));
     // The test's own connection may still be reconnecting after the previous test's outage.
     await waitFor(() => bus.ensureStream(STREAMS.frames).then(() => true, () => false), "the FRAMES stream", 30_000);
   }
