@@ -67,6 +67,33 @@ describe("audit: hash-chained audit log", function () {
     assert.equal((await verify(mesh.staff, org)).ok, true);
   });
 
+  it("stores overlapping batches of concurrent writers once each, in organisation and platform chains", async () => {
+    // Both writers look up stored ids before either holds the lock; the second to lock must find
+    // the first's copies among the rows committed since (the overlap), and only those.
+    const org = randomUUID();
+    const row = (organizationId: string | null, i: number) => ({
+      eventId: randomUUID(), organizationId, actorType: "USER", actorId: randomUUID(), action: `overlap.${i}`, entityType: "", entityId: "",
+      outcome: "SUCCESS", ip: null, userAgent: "", detail: { i }, service: "test", occurredAt: new Date(),
+    });
+    const sql = new Sql(mesh.host.db.sequelize);
+    const all: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const shared = [...Array.from({ length: 20 }, (_, i) => row(org, i)), ...Array.from({ length: 5 }, (_, i) => row(null, i))];
+      const first = [...shared, ...Array.from({ length: 10 }, (_, i) => row(org, 100 + i))];
+      const second = [...Array.from({ length: 15 }, (_, i) => row(org, 200 + i)), row(null, 300), ...shared.slice(round * 3)];
+      const results = await Promise.all([new ChainWriter(mesh.host.db, sql).append(first), new ChainWriter(mesh.host.db, sql).append(second)]);
+      const distinct = new Set([...first, ...second].map((r) => r.eventId));
+      assert.equal(results[0]!.inserted + results[1]!.inserted, distinct.size, `round ${round}: ${JSON.stringify(results)}`);
+      all.push(...distinct);
+    }
+    const counted = await mesh.superSql<{ n: number; distinct: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct FROM audit.audit_logs WHERE event_id = ANY($1::uuid[])`, [all],
+    );
+    assert.deepEqual(counted[0], { n: all.length, distinct: all.length });
+    assert.equal((await verify(mesh.staff, org)).ok, true);
+    assert.equal((await verify(mesh.staff)).ok, true);
+  });
+
   it("filters by actor, action prefix, entity and time, and pages with a cursor", async () => {
     const actor = randomUUID();
     const entity = randomUUID();

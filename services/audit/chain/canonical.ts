@@ -26,9 +26,12 @@ export interface ChainRow {
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/** The chain of the platform-level rows (no organisation); an organisation's chain is its id. */
+export const PLATFORM_CHAIN = "platform";
+
 /** The chain a row belongs to: one per organisation, plus one for platform-level actions. */
 export function chainOf(organizationId: string | null): string {
-  return organizationId ?? "platform";
+  return organizationId ?? PLATFORM_CHAIN;
 }
 
 /**

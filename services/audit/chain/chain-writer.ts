@@ -2,7 +2,7 @@ import type { Transaction } from "sequelize";
 import type { Database, Sql } from "../../runtime/db/index.js";
 import { STREAMS } from "../../runtime/bus/streams.js";
 import { BinaryArrayWriter, ElementType } from "./binary-array.js";
-import { canonicalJson, chainOf, GENESIS_HASH, hashBody, linkHash, type ChainRow } from "./canonical.js";
+import { canonicalJson, chainOf, GENESIS_HASH, PLATFORM_CHAIN, hashBody, linkHash, type ChainRow } from "./canonical.js";
 
 /** An audit row before the chain gives it an id, a time and its hashes. */
 export type NewAuditRow = Omit<ChainRow, "id" | "createdAt">;
@@ -23,6 +23,14 @@ interface Head {
   last_created_at: Date;
 }
 
+/** What the look-up before the lock found. */
+interface Looked {
+  /** Each chain's last id in the look-up's snapshot. */
+  lastIds: Map<string, string>;
+  /** The batch's event ids stored by then. */
+  stored: Set<string>;
+}
+
 /** What can be computed for a batch before its chains are locked. */
 interface Prepared {
   rows: NewAuditRow[];
@@ -41,8 +49,10 @@ const COLUMNS = `event_id, organization_id, actor_type, actor_id, action, entity
  * Appends rows to the per-organisation hash chains in one transaction: locks the heads of the
  * chains involved, skips event ids already stored, gives each row the next id and links it to its
  * chain's previous row, and inserts them all with one multi-row statement. Nothing of a batch
- * is visible, or acknowledged upstream, until all of it has committed. Everything that does not
- * depend on the chain is prepared before the lock, so parallel batches overlap that work.
+ * is visible, or acknowledged upstream, until all of it has committed. The chains' locks make
+ * batches take turns, so as little as possible happens under them: the rows are encoded and
+ * their stored event ids looked up before, and under the lock only what committed meanwhile is
+ * checked (four round trips: lock, check and ids, insert, commit).
  */
 export class ChainWriter {
   constructor(private readonly db: Database, private readonly sql: Sql) {}
@@ -53,60 +63,82 @@ export class ChainWriter {
     const seen = new Set<string>();
     const unique = rows.filter((row) => !seen.has(row.eventId) && Boolean(seen.add(row.eventId)));
     let prepared = prepare(unique);
+    const looked = await this.lookUp(prepared);
     return this.db.withSystem(async (tx) => {
-      const heads = await this.lockHeads(tx, prepared.chains);
-      const fresh = await this.notStored(tx, prepared);
+      const { heads, storedSince, ids } = await this.lock(tx, prepared, looked);
+      const stored = new Set([...looked.stored, ...storedSince]);
+      const fresh = stored.size === 0 ? prepared.rows : prepared.rows.filter((row) => !stored.has(row.eventId));
       if (fresh.length === 0) return { inserted: 0, duplicates: rows.length };
       if (fresh.length < unique.length) prepared = prepare(fresh);
-      await this.link(tx, prepared, heads);
+      await this.link(tx, prepared, heads, ids);
       return { inserted: fresh.length, duplicates: rows.length - fresh.length };
     });
   }
 
   /**
-   * Locks the heads of the chains involved, creating missing ones, in a fixed order (so concurrent
-   * batches and replicas wait for each other instead of deadlocking). Every copy of an event
-   * belongs to the same chain, so once its head is locked no other transaction can be storing it.
+   * Before the lock, so that batches overlap it: the batch's event ids already stored, and where
+   * each chain's head was in that same snapshot. Creates missing heads. Copies of an event are
+   * stored only under their chain's lock, so whatever this missed was committed to a chain after
+   * its head as seen here. A copy can only arrive while the AUDIT stream still holds the event, so
+   * looking back that far (plus a day for clocks) is enough, and only the newest partitions are
+   * searched.
    */
-  private async lockHeads(tx: Transaction, rowChains: readonly string[]): Promise<Head[]> {
-    const chains = pgArray([...new Set(rowChains)].sort());
-    await this.sql.execute(tx, `INSERT INTO audit.chain_heads (chain, last_hash) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, [chains, GENESIS_HASH]);
-    return this.sql.rows<Head>(
-      tx,
-      `SELECT chain, last_id::text, last_hash, last_created_at FROM audit.chain_heads WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE`,
-      [chains],
+  private async lookUp({ chains, eventIds }: Prepared): Promise<Looked> {
+    const found = await this.db.systemStatement<{ chain: string | null; last_id: string | null; event_id: string | null }>(
+      `WITH created AS (INSERT INTO audit.chain_heads (chain, last_hash) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING)
+       SELECT chain, last_id::text, NULL AS event_id FROM audit.chain_heads WHERE chain = ANY($1::text[])
+       UNION ALL
+       SELECT NULL, NULL, stored_event_ids::text FROM audit.stored_event_ids($3::uuid[], now() - make_interval(secs => $4::float8 / 1000))`,
+      [pgArray([...new Set(chains)].sort()), GENESIS_HASH, eventIds, REDELIVERY_WINDOW_MS],
     );
+    // A head created by this statement is not in its snapshot: its chain had no rows (last id 0).
+    const lastIds = new Map<string, string>();
+    const stored = new Set<string>();
+    for (const row of found) {
+      if (row.chain !== null) lastIds.set(row.chain, row.last_id!);
+      else stored.add(row.event_id!);
+    }
+    return { lastIds, stored };
   }
 
   /**
-   * The rows whose event id is not stored yet (redeliveries after a crash, republished events).
-   * Run after lockHeads, so what committed before is seen (each statement takes a new snapshot).
-   * A copy can only arrive while the AUDIT stream still holds the event, so looking back that far
-   * (plus a day for clocks) is enough, and only the newest partitions are searched.
+   * Locks the heads of the batch's chains in a fixed order (so concurrent batches and replicas
+   * wait for each other instead of deadlocking). Then, in a statement of its own (one started
+   * before the lock was granted would not see what committed while it waited): the batch's event
+   * ids committed to those chains since the look-up, found among the few rows after each head as
+   * it was then, through the (organisation, id) index; and ids for the rows, taken under the lock
+   * so that they ascend along each chain.
    */
-  private async notStored(tx: Transaction, { rows, eventIds }: Prepared): Promise<NewAuditRow[]> {
-    const stored = await this.sql.rows<{ event_id: string }>(
+  private async lock(tx: Transaction, batch: Prepared, looked: Looked): Promise<{ heads: Head[]; storedSince: string[]; ids: string[] }> {
+    const chains = [...new Set(batch.chains)].sort();
+    const heads = await this.sql.rows<Head>(
       tx,
-      `SELECT stored_event_ids AS event_id FROM audit.stored_event_ids($1::uuid[], now() - make_interval(secs => $2::float8 / 1000))`,
-      [eventIds, REDELIVERY_WINDOW_MS],
+      `SELECT chain, last_id::text, last_hash, last_created_at FROM audit.chain_heads WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE`,
+      [pgArray(chains)],
     );
-    if (stored.length === 0) return rows;
-    const ids = new Set(stored.map((row) => row.event_id));
-    return rows.filter((row) => !ids.has(row.eventId));
+    const { stored, ids } = (await this.sql.row<{ stored: string | null; ids: string }>(
+      tx,
+      `SELECT
+         (SELECT string_agg(l.event_id::text, ',') FROM unnest($1::uuid[], $2::bigint[]) AS c (organization_id, after_id)
+          CROSS JOIN LATERAL (
+            SELECT event_id FROM audit.audit_logs WHERE organization_id = c.organization_id AND id > c.after_id
+            UNION ALL
+            SELECT event_id FROM audit.audit_logs WHERE c.organization_id IS NULL AND organization_id IS NULL AND id > c.after_id
+          ) AS l
+          WHERE l.event_id IN (SELECT unnest($3::uuid[]))) AS stored,
+         (SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT nextval('audit.audit_logs_id_seq') AS id FROM generate_series(1, $4::int)) AS s) AS ids`,
+      [
+        pgArray(chains.map((chain) => (chain === PLATFORM_CHAIN ? null : chain))),
+        pgArray(chains.map((chain) => looked.lastIds.get(chain) ?? "0")),
+        batch.eventIds,
+        batch.rows.length,
+      ],
+    ))!;
+    return { heads, storedSince: stored ? stored.split(",") : [], ids: ids.split(",") };
   }
 
-  /** n new ids, ascending, as one text value rather than n result rows. */
-  private async nextIds(tx: Transaction, n: number): Promise<string[]> {
-    const row = await this.sql.row<{ ids: string }>(
-      tx,
-      `SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM (SELECT nextval('audit.audit_logs_id_seq') AS id FROM generate_series(1, $1::int)) AS s`,
-      [n],
-    );
-    return row!.ids.split(",");
-  }
-
-  private async link(tx: Transaction, batch: Prepared, heads: Head[]): Promise<void> {
-    const ids = await this.nextIds(tx, batch.rows.length);
+  /** Links the rows to their chains with ids taken under the lock (more than needed if some were stored), inserts them, moves the heads. */
+  private async link(tx: Transaction, batch: Prepared, heads: Head[], ids: string[]): Promise<void> {
     const now = Date.now();
     const state = new Map(heads.map((head) => [head.chain, {
       hash: head.last_hash,
@@ -133,20 +165,21 @@ export class ChainWriter {
       hashCol.text(head.hash);
       createdCol.timestamptz(head.createdAt);
     }
+    const moved = [...state.entries()].filter(([, head]) => head.count > 0);
+    // The heads move in the same statement (one round trip less while the chains are locked).
     await this.sql.execute(
       tx,
-      `INSERT INTO audit.audit_logs (${COLUMNS})
+      `WITH moved AS (
+         UPDATE audit.chain_heads h SET last_id = u.last_id, last_hash = u.last_hash, last_created_at = u.created_at, row_count = h.row_count + u.n
+         FROM unnest($18::text[], $19::bigint[], $20::text[], $21::timestamptz[], $22::bigint[]) AS u (chain, last_id, last_hash, created_at, n)
+         WHERE h.chain = u.chain)
+       INSERT INTO audit.audit_logs (${COLUMNS})
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
          $9::inet[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[], $14::bigint[], $15::text[], $16::text[], $17::timestamptz[])`,
-      [...batch.columns, idCol.finish(), prevCol.finish(), hashCol.finish(), createdCol.finish()],
-    );
-    const moved = [...state.entries()].filter(([, head]) => head.count > 0);
-    await this.sql.execute(
-      tx,
-      `UPDATE audit.chain_heads h SET last_id = u.last_id, last_hash = u.last_hash, last_created_at = u.created_at, row_count = h.row_count + u.n
-       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::bigint[]) AS u (chain, last_id, last_hash, created_at, n)
-       WHERE h.chain = u.chain`,
-      [moved.map(([chain]) => chain), moved.map(([, h]) => h.id), moved.map(([, h]) => h.hash), moved.map(([, h]) => h.createdAt.toISOString()), moved.map(([, h]) => h.count)],
+      [
+        ...batch.columns, idCol.finish(), prevCol.finish(), hashCol.finish(), createdCol.finish(),
+        moved.map(([chain]) => chain), moved.map(([, h]) => h.id), moved.map(([, h]) => h.hash), moved.map(([, h]) => h.createdAt.toISOString()), moved.map(([, h]) => h.count),
+      ],
     );
   }
 }

@@ -2,6 +2,7 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import type { Logger } from "../../runtime/logger.js";
 import { SYSTEM_ROLE } from "../../runtime/db/index.js";
 import { MAINTENANCE_ROLE } from "../migrations.js";
+import { PLATFORM_CHAIN } from "../chain/canonical.js";
 
 export interface MaintenanceSettings {
   /** Monthly partitions kept ready beyond the current month. */
@@ -89,7 +90,7 @@ export class AuditMaintenance {
     }
     await this.query(tx, `SET LOCAL ROLE ${MAINTENANCE_ROLE}`);
     for (const { chain, days } of policies) {
-      if (days >= longest || chain === "platform") continue;
+      if (days >= longest || chain === PLATFORM_CHAIN) continue;
       const cutoff = new Date(now.getTime() - days * DAY).toISOString();
       const [anchor] = await this.query<{ n: string }>(
         tx,
